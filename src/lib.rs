@@ -1,0 +1,13 @@
+//! scxpack: ship sched_ext schedulers as prebuilt CO-RE BPF objects.
+//!
+//! The crate is split along the data flow of `ARCHITECTURE.md`:
+//! [`btf`] parses BTF and BTF.ext without syscalls, [`kernel`] turns any kernel
+//! source (vmlinuz, vmlinux, raw BTF, `.deb`, the running kernel) into
+//! [`kernel::KernelFacts`], [`object`] turns a `.bpf.o` into
+//! [`object::Requirements`]. Only [`live`] touches `/sys` and `uname`.
+
+pub mod btf;
+pub mod cli;
+pub mod kernel;
+pub mod live;
+pub mod object;

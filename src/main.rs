@@ -1,0 +1,5 @@
+//! The `scxpack` binary: parse the command line, run, print errors.
+
+fn main() -> std::process::ExitCode {
+    scxpack::cli::main()
+}
