@@ -1,4 +1,4 @@
-//! scxpack: ship sched_ext schedulers as prebuilt CO-RE BPF objects.
+//! scxpack: ship `sched_ext` schedulers as prebuilt CO-RE BPF objects.
 //!
 //! The crate is split along the data flow of `ARCHITECTURE.md`:
 //! [`btf`] parses BTF and BTF.ext without syscalls, [`kernel`] turns any kernel

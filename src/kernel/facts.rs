@@ -1,0 +1,324 @@
+//! [`KernelFacts`]: what one kernel offers a `sched_ext` scheduler, read from its BTF.
+//!
+//! Everything here is derived from a parsed [`Btf`] in one pass over its types:
+//! whether `struct sched_ext_ops` exists and its members, the kfuncs (FUNCs
+//! tagged `bpf_kfunc`; FUNCs with kfunc-like names when the BTF carries no
+//! such tags, as with pahole < 1.25), the values of every `SCX_*` enumerator, the kernel's map
+//! types, program types and helper ids, and BTF defects known to break loading.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::btf::{Btf, Kind, Shape, Type, TypeFormatter};
+
+/// The `struct_ops` type `sched_ext` schedulers implement.
+pub const SCHED_EXT_OPS: &str = "sched_ext_ops";
+const KFUNC_TAG: &str = "bpf_kfunc";
+/// Without `bpf_kfunc` tags, FUNCs with these prefixes are taken as kfunc
+/// candidates: the families `sched_ext` schedulers call (`scx_bpf_*`, the
+/// args-struct `__scx_bpf_*`, and the generic `bpf_*` kfuncs). The verifier
+/// still decides whether a candidate is registered.
+pub const UNTAGGED_KFUNC_PREFIXES: [&str; 3] = ["scx_bpf_", "__scx_bpf_", "bpf_"];
+
+/// A kernel function callable from BPF.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Kfunc {
+    pub name: String,
+    /// The prototype as C, e.g. `void scx_bpf_kick_cpu(s32 cpu, u64 flags)`.
+    pub proto: String,
+    /// The prototype's structure, for compatibility checks.
+    pub signature: Shape,
+}
+
+/// A member of `struct sched_ext_ops`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpsMember {
+    pub name: String,
+    /// True for callbacks (pointers to functions), false for data fields.
+    pub callback: bool,
+    pub offset_bytes: u32,
+    pub size_bytes: u32,
+}
+
+/// An enumerator value, signed or unsigned as the kernel declares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum EnumValue {
+    Unsigned(u64),
+    Signed(i64),
+}
+
+impl EnumValue {
+    /// The value as the 64 bits a `.rodata` slot holds.
+    #[must_use]
+    pub fn bits(self) -> u64 {
+        match self {
+            EnumValue::Unsigned(v) => v,
+            EnumValue::Signed(v) => v as u64,
+        }
+    }
+}
+
+/// A defect of the BTF itself that breaks loading.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BtfDefect {
+    /// The kfunc's prototype still carries the implicit `aux` argument that the
+    /// verifier supplies (BTF from pahole < 1.26 on kernels with implicit args);
+    /// libbpf then reports "`func_proto` incompatible with vmlinux".
+    ImplicitAuxArgument { kfunc: String, proto: String },
+}
+
+/// What one kernel offers, as far as loading `sched_ext` schedulers goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KernelFacts {
+    /// `uname -r` style release, when the source carries one.
+    pub release: Option<String>,
+    /// Whether `struct sched_ext_ops` exists (the kernel has `CONFIG_SCHED_CLASS_EXT`).
+    pub sched_ext: bool,
+    /// Whether kfuncs were identified by `bpf_kfunc` decl tags (exact) or,
+    /// without tags, by name ([`UNTAGGED_KFUNC_PREFIXES`]).
+    pub kfunc_tags: bool,
+    /// Kfuncs sorted by name.
+    pub kfuncs: Vec<Kfunc>,
+    /// Members of `struct sched_ext_ops` in declaration order.
+    pub ops_members: Vec<OpsMember>,
+    /// Every `SCX_*` enumerator.
+    pub enums: BTreeMap<String, EnumValue>,
+    /// `BPF_MAP_TYPE_*` → value, from the kernel's `enum bpf_map_type`.
+    pub map_types: BTreeMap<String, u64>,
+    /// `BPF_PROG_TYPE_*` → value, from `enum bpf_prog_type`.
+    pub prog_types: BTreeMap<String, u64>,
+    /// `BPF_FUNC_*` → helper id, from `enum bpf_func_id`.
+    pub helpers: BTreeMap<String, u64>,
+    pub defects: Vec<BtfDefect>,
+    /// Number of BTF types read.
+    pub btf_types: u32,
+}
+
+impl KernelFacts {
+    /// Derives the facts from a kernel's BTF.
+    #[must_use]
+    pub fn from_btf(btf: &Btf<'_>, release: Option<String>) -> Self {
+        let scan = Scan::run(btf);
+        let fmt = TypeFormatter::new(btf);
+        let kfuncs = scan.kfuncs(btf, fmt);
+        let defects = implicit_aux_defects(btf, &scan, &kfuncs);
+        let ops_members = scan
+            .sched_ext_ops
+            .map(|ops| ops_members(btf, &ops))
+            .unwrap_or_default();
+        KernelFacts {
+            release,
+            sched_ext: scan.sched_ext_ops.is_some(),
+            kfunc_tags: !scan.tagged.is_empty(),
+            kfuncs,
+            ops_members,
+            enums: scan.scx_enums,
+            map_types: enum_by_name(btf, scan.uapi.map_type),
+            prog_types: enum_by_name(btf, scan.uapi.prog_type),
+            helpers: enum_by_name(btf, scan.uapi.func_id),
+            defects,
+            btf_types: btf.len(),
+        }
+    }
+
+    /// The kfunc named `name` (exact kernel name, flavors already stripped).
+    #[must_use]
+    pub fn kfunc(&self, name: &str) -> Option<&Kfunc> {
+        self.kfuncs
+            .binary_search_by(|k| k.name.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.kfuncs[i])
+    }
+
+    /// The `sched_ext_ops` member named `name`.
+    #[must_use]
+    pub fn ops_member(&self, name: &str) -> Option<&OpsMember> {
+        self.ops_members.iter().find(|m| m.name == name)
+    }
+
+    /// The value of enumerator `name` (e.g. `SCX_ENQ_HEAD`).
+    #[must_use]
+    pub fn enum_value(&self, name: &str) -> Option<EnumValue> {
+        self.enums.get(name).copied()
+    }
+}
+
+/// Type ids of the uapi enums the facts name.
+#[derive(Default)]
+struct UapiEnums {
+    map_type: Option<u32>,
+    prog_type: Option<u32>,
+    func_id: Option<u32>,
+}
+
+/// What one pass over the types collects.
+#[derive(Default)]
+struct Scan<'a> {
+    sched_ext_ops: Option<Type<'a>>,
+    /// FUNC ids tagged `bpf_kfunc`.
+    tagged: Vec<u32>,
+    /// FUNC ids with a kfunc-like name (used when there are no tags).
+    funcs: Vec<u32>,
+    scx_enums: BTreeMap<String, EnumValue>,
+    uapi: UapiEnums,
+}
+
+impl<'a> Scan<'a> {
+    fn run(btf: &Btf<'a>) -> Self {
+        let mut scan = Scan::default();
+        for ty in btf.types() {
+            match ty.kind {
+                Kind::Func
+                    if UNTAGGED_KFUNC_PREFIXES
+                        .iter()
+                        .any(|p| btf.str_starts_with(ty.name_off, p)) =>
+                {
+                    scan.funcs.push(ty.id);
+                }
+                Kind::DeclTag => scan.decl_tag(btf, &ty),
+                Kind::Struct if btf.str_is(ty.name_off, SCHED_EXT_OPS) => {
+                    scan.sched_ext_ops.get_or_insert(ty);
+                }
+                Kind::Enum | Kind::Enum64 => scan.enumeration(btf, &ty),
+                _ => {}
+            }
+        }
+        scan
+    }
+
+    fn decl_tag(&mut self, btf: &Btf<'a>, ty: &Type<'a>) {
+        let whole_decl = ty.extra_word() == Some(u32::MAX);
+        if whole_decl && btf.str_is(ty.name_off, KFUNC_TAG) {
+            self.tagged.push(ty.size_or_type);
+        }
+    }
+
+    fn enumeration(&mut self, btf: &Btf<'a>, ty: &Type<'a>) {
+        if !btf.str_starts_with(ty.name_off, "bpf_") {
+            self.scx_enumerators(btf, ty);
+            return;
+        }
+        let slot = match btf.name(ty) {
+            "bpf_map_type" => &mut self.uapi.map_type,
+            "bpf_prog_type" => &mut self.uapi.prog_type,
+            "bpf_func_id" => &mut self.uapi.func_id,
+            _ => {
+                self.scx_enumerators(btf, ty);
+                return;
+            }
+        };
+        slot.get_or_insert(ty.id);
+    }
+
+    fn scx_enumerators(&mut self, btf: &Btf<'a>, ty: &Type<'a>) {
+        for e in ty.enumerators() {
+            if btf.str_starts_with(e.name_off, "SCX_") {
+                let name = btf.str_at(e.name_off);
+                let value = if ty.is_signed_enum() {
+                    EnumValue::Signed(e.bits as i64)
+                } else {
+                    EnumValue::Unsigned(e.bits)
+                };
+                self.scx_enums.entry(name.to_string()).or_insert(value);
+            }
+        }
+    }
+
+    /// Kfuncs sorted by name: the tagged FUNCs, else every FUNC.
+    fn kfuncs(&self, btf: &Btf<'a>, fmt: TypeFormatter<'_, 'a>) -> Vec<Kfunc> {
+        let ids = if self.tagged.is_empty() {
+            &self.funcs
+        } else {
+            &self.tagged
+        };
+        let mut by_name: BTreeMap<&str, u32> = BTreeMap::new();
+        for &id in ids {
+            if let Some(func) = btf.get(id).filter(|t| t.kind == Kind::Func) {
+                by_name.entry(btf.name(&func)).or_insert(func.size_or_type);
+            }
+        }
+        by_name
+            .into_iter()
+            .map(|(name, proto)| Kfunc {
+                name: name.to_string(),
+                proto: fmt.prototype(name, proto),
+                signature: fmt.shape(proto),
+            })
+            .collect()
+    }
+}
+
+fn ops_members(btf: &Btf<'_>, ops: &Type<'_>) -> Vec<OpsMember> {
+    ops.members()
+        .map(|m| {
+            let target = btf.resolve(m.type_id).ok();
+            let callback = target.is_some_and(|t| {
+                t.kind == Kind::Ptr
+                    && btf
+                        .resolve(t.size_or_type)
+                        .is_ok_and(|p| p.kind == Kind::FuncProto)
+            });
+            OpsMember {
+                name: btf.str_at(m.name_off).to_string(),
+                callback,
+                offset_bytes: m.bit_offset / 8,
+                size_bytes: btf.size_of(m.type_id).unwrap_or(0),
+            }
+        })
+        .collect()
+}
+
+fn enum_by_name(btf: &Btf<'_>, id: Option<u32>) -> BTreeMap<String, u64> {
+    let Some(ty) = id.and_then(|id| btf.get(id)) else {
+        return BTreeMap::new();
+    };
+    ty.enumerators()
+        .map(|e| (btf.str_at(e.name_off).to_string(), e.bits))
+        .filter(|(name, _)| !name.starts_with("__"))
+        .collect()
+}
+
+/// Kfuncs whose prototype still lists the verifier-supplied `aux` argument.
+///
+/// On kernels with implicit kfunc arguments, a correct BTF shows the public
+/// prototype without `struct bpf_prog_aux *aux` and a separate `NAME_impl`
+/// FUNC with it; an old pahole emits only the full prototype under NAME.
+fn implicit_aux_defects(btf: &Btf<'_>, scan: &Scan<'_>, kfuncs: &[Kfunc]) -> Vec<BtfDefect> {
+    if scan.tagged.is_empty() {
+        // Untagged BTF: every kernel FUNC is listed and many legitimately take `aux`.
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for &id in &scan.tagged {
+        let Some(func) = btf.get(id) else { continue };
+        let name = btf.name(&func);
+        if name.ends_with("_impl") || !has_aux_param(btf, func.size_or_type) {
+            continue;
+        }
+        if let Some(k) = kfuncs.iter().find(|k| k.name == name) {
+            out.push(BtfDefect::ImplicitAuxArgument {
+                kfunc: name.to_string(),
+                proto: k.proto.clone(),
+            });
+        }
+    }
+    out
+}
+
+fn has_aux_param(btf: &Btf<'_>, proto: u32) -> bool {
+    let Some(proto) = btf.get(proto) else {
+        return false;
+    };
+    proto.params().any(|p| {
+        btf.str_at(p.name_off) == "aux"
+            && btf.resolve(p.type_id).is_ok_and(|t| {
+                t.kind == Kind::Ptr
+                    && btf
+                        .resolve(t.size_or_type)
+                        .is_ok_and(|s| btf.name(&s) == "bpf_prog_aux")
+            })
+    })
+}

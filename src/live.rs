@@ -1,0 +1,1 @@
+//! The running kernel: the only module that reads `/sys` and calls `uname`.
