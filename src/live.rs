@@ -1,1 +1,169 @@
-//! The running kernel: the only module that reads `/sys` and calls `uname`.
+//! The running kernel: the only module that reads `/sys` and `/proc` to learn
+//! about it (the loader's syscalls live in the loader). Everything here is a
+//! plain file read, so tests can point it at a fake root.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Where the running kernel publishes its BTF.
+pub const SYS_BTF: &str = "sys/kernel/btf/vmlinux";
+/// The sched_ext sysfs directory.
+pub const SYS_SCHED_EXT: &str = "sys/kernel/sched_ext";
+const OSRELEASE: &str = "proc/sys/kernel/osrelease";
+
+/// Why the running kernel could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error(
+        "{path} does not exist: the running kernel exposes no BTF (it needs CONFIG_DEBUG_INFO_BTF=y); \
+         pass --kernel with its vmlinuz or BTF file instead"
+    )]
+    NoBtf { path: PathBuf },
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The state of sched_ext as `/sys/kernel/sched_ext/` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SchedExtSysfs {
+    /// `enabling`, `enabled`, `disabling` or `disabled`.
+    pub state: Option<String>,
+    pub switch_all: Option<u64>,
+    pub nr_rejected: Option<u64>,
+    pub hotplug_seq: Option<u64>,
+    pub enable_seq: Option<u64>,
+    /// Name of the loaded scheduler (`root/ops`), when one is loaded.
+    pub root_ops: Option<String>,
+    /// `root/events` counters (6.15+), name → value.
+    pub events: Vec<(String, u64)>,
+}
+
+/// The running kernel's raw facts: release, BTF bytes, sched_ext sysfs.
+#[derive(Debug, Clone)]
+pub struct LiveKernel {
+    pub release: Option<String>,
+    pub btf: Vec<u8>,
+    /// None when `/sys/kernel/sched_ext` does not exist.
+    pub sched_ext: Option<SchedExtSysfs>,
+}
+
+/// The file-system root to read from (`/` on a real system).
+#[derive(Debug, Clone)]
+pub struct Root(PathBuf);
+
+impl Default for Root {
+    fn default() -> Self {
+        Root(PathBuf::from("/"))
+    }
+}
+
+impl Root {
+    #[must_use]
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Root(path.into())
+    }
+
+    fn join(&self, rel: &str) -> PathBuf {
+        self.0.join(rel)
+    }
+
+    /// Reads the running kernel's BTF, release and sched_ext state.
+    pub fn kernel(&self) -> Result<LiveKernel, LiveError> {
+        let btf_path = self.join(SYS_BTF);
+        let btf = std::fs::read(&btf_path).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                LiveError::NoBtf {
+                    path: btf_path.clone(),
+                }
+            } else {
+                LiveError::Io {
+                    path: btf_path.clone(),
+                    source,
+                }
+            }
+        })?;
+        Ok(LiveKernel {
+            release: read_trimmed(&self.join(OSRELEASE)),
+            btf,
+            sched_ext: self.sched_ext(),
+        })
+    }
+
+    /// The sched_ext sysfs state, or None when the kernel has no sched_ext.
+    #[must_use]
+    pub fn sched_ext(&self) -> Option<SchedExtSysfs> {
+        let dir = self.join(SYS_SCHED_EXT);
+        if !dir.is_dir() {
+            return None;
+        }
+        let num = |name: &str| read_trimmed(&dir.join(name)).and_then(|s| s.parse().ok());
+        Some(SchedExtSysfs {
+            state: read_trimmed(&dir.join("state")),
+            switch_all: num("switch_all"),
+            nr_rejected: num("nr_rejected"),
+            hotplug_seq: num("hotplug_seq"),
+            enable_seq: num("enable_seq"),
+            root_ops: read_trimmed(&dir.join("root/ops")).filter(|s| !s.is_empty()),
+            events: read_events(&dir.join("root/events")),
+        })
+    }
+}
+
+fn read_trimmed(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+/// `root/events` holds `NAME VALUE` lines.
+fn read_events(path: &Path) -> Vec<(String, u64)> {
+    read_trimmed(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            Some((it.next()?.to_string(), it.next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_fake_root() {
+        let dir = std::env::temp_dir().join(format!("scxpack-live-{}", std::process::id()));
+        let scx = dir.join(SYS_SCHED_EXT);
+        std::fs::create_dir_all(scx.join("root")).unwrap();
+        std::fs::create_dir_all(dir.join("sys/kernel/btf")).unwrap();
+        std::fs::create_dir_all(dir.join("proc/sys/kernel")).unwrap();
+        std::fs::write(dir.join(SYS_BTF), b"\x9f\xeb").unwrap();
+        std::fs::write(dir.join(OSRELEASE), "6.16.3\n").unwrap();
+        std::fs::write(scx.join("state"), "enabled\n").unwrap();
+        std::fs::write(scx.join("enable_seq"), "3\n").unwrap();
+        std::fs::write(scx.join("root/ops"), "fifo_1.0\n").unwrap();
+        std::fs::write(scx.join("root/events"), "SCX_EV_X 5\nSCX_EV_Y 0\n").unwrap();
+        let k = Root::new(&dir).kernel().unwrap();
+        let s = k.sched_ext.unwrap();
+        assert_eq!(k.release.as_deref(), Some("6.16.3"));
+        assert_eq!(s.state.as_deref(), Some("enabled"));
+        assert_eq!(s.enable_seq, Some(3));
+        assert_eq!(s.root_ops.as_deref(), Some("fifo_1.0"));
+        assert_eq!(
+            s.events,
+            vec![("SCX_EV_X".into(), 5), ("SCX_EV_Y".into(), 0)]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn missing_btf_says_what_to_do() {
+        let e = Root::new("/nonexistent-root").kernel().unwrap_err();
+        assert!(e.to_string().contains("CONFIG_DEBUG_INFO_BTF"), "{e}");
+    }
+}

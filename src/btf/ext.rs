@@ -44,7 +44,7 @@ pub struct FuncInfo {
 }
 
 /// `enum bpf_core_relo_kind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CoreReloKind {
     FieldByteOffset,

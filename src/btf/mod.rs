@@ -14,7 +14,7 @@ mod format;
 mod kind;
 mod validate;
 
-pub use ext::{BtfExt, CoreRelo, CoreReloKind, FuncInfo};
+pub use ext::{BtfExt, BtfExtError, CoreRelo, CoreReloKind, FuncInfo};
 pub use format::{Shape, TypeFormatter};
 pub use kind::{Enumerator, Kind, Member, Param, Type, VarSecInfo};
 

@@ -1,6 +1,99 @@
 //! Kernels: reading any kernel source into BTF ([`source`]) and deriving
-//! what it offers ([`facts`]).
+//! what it offers ([`facts`]). [`Kernel::open`] is the one entry point the
+//! commands use: a path (any source `source` recognises) or the running kernel.
 
 pub mod facts;
+pub mod source;
+
+use std::path::{Path, PathBuf};
 
 pub use facts::{BtfDefect, EnumValue, KernelFacts, Kfunc, OpsMember};
+pub use source::{KernelImage, SourceError, SourceKind};
+
+use crate::btf::{Btf, BtfError};
+use crate::live::{LiveError, Root, SchedExtSysfs};
+
+/// Why a kernel's facts could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Live(#[from] LiveError),
+    #[error("{path}: kernel BTF is corrupt: {source}")]
+    Btf { path: PathBuf, source: BtfError },
+}
+
+/// Where a kernel's facts came from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Origin {
+    /// The running kernel (`/sys/kernel/btf/vmlinux`).
+    Running {
+        sched_ext_sysfs: Option<SchedExtSysfs>,
+    },
+    /// A file: vmlinuz, vmlinux, raw BTF or `.deb`.
+    File { path: PathBuf, kind: SourceKind },
+}
+
+/// A kernel: where it came from, and its facts.
+#[derive(Debug, Clone)]
+pub struct Kernel {
+    pub origin: Origin,
+    pub facts: KernelFacts,
+}
+
+impl Kernel {
+    /// Reads the kernel at `path`, using the BTF cache in `cache_dir` when given.
+    pub fn open(path: &Path, cache_dir: Option<&Path>) -> Result<Self, KernelError> {
+        let image = source::read_kernel_cached(path, cache_dir)?;
+        let facts = facts_from_btf(path, &image.btf, image.release.clone())?;
+        Ok(Kernel {
+            origin: Origin::File {
+                path: path.to_path_buf(),
+                kind: image.kind,
+            },
+            facts,
+        })
+    }
+
+    /// Reads the running kernel through `root` (`/` normally).
+    pub fn running(root: &Root) -> Result<Self, KernelError> {
+        let live = root.kernel()?;
+        let facts = facts_from_btf(
+            Path::new("/sys/kernel/btf/vmlinux"),
+            &live.btf,
+            live.release,
+        )?;
+        Ok(Kernel {
+            origin: Origin::Running {
+                sched_ext_sysfs: live.sched_ext,
+            },
+            facts,
+        })
+    }
+
+    /// A short label: the release, else the file name.
+    #[must_use]
+    pub fn label(&self) -> String {
+        if let Some(r) = &self.facts.release {
+            return r.clone();
+        }
+        match &self.origin {
+            Origin::Running { .. } => "running kernel".to_string(),
+            Origin::File { path, .. } => path.display().to_string(),
+        }
+    }
+}
+
+fn facts_from_btf(
+    path: &Path,
+    btf: &[u8],
+    release: Option<String>,
+) -> Result<KernelFacts, KernelError> {
+    let parsed = Btf::parse(btf).map_err(|source| KernelError::Btf {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(KernelFacts::from_btf(&parsed, release))
+}

@@ -1,1 +1,192 @@
-//! Requirements of a BPF object.
+//! [`Requirements`]: what a BPF object (`.bpf.o`) needs from a kernel.
+//!
+//! Read from the object alone, without syscalls: its ELF sections, symbols
+//! and relocations, its `.BTF` and its `.BTF.ext`. The result is what
+//! `scxpack inspect` prints, what `pack` stores in a manifest, and what the
+//! matcher compares with [`crate::kernel::KernelFacts`].
+
+mod core_relo;
+mod elf;
+mod externs;
+mod maps;
+mod programs;
+mod struct_ops;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::btf::{Btf, BtfError, BtfExt, BtfExtError};
+pub use core_relo::CoreRequirement;
+pub use externs::{KconfigExtern, KfuncExtern, essential_name};
+pub use maps::MapDef;
+pub use programs::Program;
+pub use struct_ops::StructOpsMap;
+
+/// Prefix of `.rodata` constants that the loader fills with kernel enum values.
+pub const SCX_ENUM_SLOT_PREFIX: &str = "__SCX_";
+
+/// Why a file could not be read as a BPF object.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: empty file, not a BPF object")]
+    Empty { path: PathBuf },
+    #[error(
+        "{path}: not an ELF file ({reason}); expected a BPF object built with clang -target bpf"
+    )]
+    NotElf { path: PathBuf, reason: String },
+    #[error("{path}: ELF for {machine}, not a BPF object (expected machine BPF, e_machine 247)")]
+    NotBpf { path: PathBuf, machine: String },
+    #[error(
+        "{path}: the object has no .BTF section; rebuild it with clang -g (BTF is needed for CO-RE and struct_ops)"
+    )]
+    NoBtf { path: PathBuf },
+    #[error("{path}: corrupt .BTF: {source}")]
+    Btf { path: PathBuf, source: BtfError },
+    #[error("{path}: corrupt .BTF.ext: {source}")]
+    BtfExt { path: PathBuf, source: BtfExtError },
+    #[error("{path}: corrupt ELF {what}: {reason}")]
+    Corrupt {
+        path: PathBuf,
+        what: &'static str,
+        reason: String,
+    },
+}
+
+/// A `.rodata` variable: a scheduler parameter, or an `__SCX_*` enum slot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RodataVar {
+    pub name: String,
+    pub section: String,
+    pub offset: u32,
+    pub size: u32,
+    /// C type, e.g. `const volatile u64`.
+    pub type_name: String,
+    /// For `__SCX_FOO`, the kernel enumerator `SCX_FOO` it stands for.
+    pub enum_slot: Option<String>,
+    /// The compiled-in initial value, little-endian, for sizes up to 8 bytes.
+    pub default: Option<u64>,
+}
+
+/// Everything an object needs from a kernel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Requirements {
+    pub license: Option<String>,
+    pub struct_ops: Vec<StructOpsMap>,
+    pub kfuncs: Vec<KfuncExtern>,
+    pub kconfig: Vec<KconfigExtern>,
+    pub core_relocs: Vec<CoreRequirement>,
+    pub rodata: Vec<RodataVar>,
+    pub maps: Vec<MapDef>,
+    pub programs: Vec<Program>,
+    /// BPF helper ids called (sorted).
+    pub helpers: Vec<u32>,
+}
+
+impl Requirements {
+    /// Reads the object at `path`.
+    pub fn from_path(path: &Path) -> Result<Self, ObjectError> {
+        let data = std::fs::read(path).map_err(|source| ObjectError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_bytes(path, &data)
+    }
+
+    /// Reads an object from memory; `path` only names it in errors.
+    pub fn from_bytes(path: &Path, data: &[u8]) -> Result<Self, ObjectError> {
+        let obj = elf::BpfElf::parse(path, data)?;
+        let btf_bytes = obj.section_data(".BTF").ok_or_else(|| ObjectError::NoBtf {
+            path: path.to_path_buf(),
+        })?;
+        let btf = Btf::parse(btf_bytes).map_err(|source| ObjectError::Btf {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let ext = match obj.section_data(".BTF.ext") {
+            Some(bytes) => BtfExt::parse(bytes, &btf).map_err(|source| ObjectError::BtfExt {
+                path: path.to_path_buf(),
+                source,
+            })?,
+            None => BtfExt::default(),
+        };
+        let programs = programs::programs(&obj);
+        Ok(Requirements {
+            license: obj.section_data("license").map(c_string),
+            struct_ops: struct_ops::struct_ops_maps(&obj, &btf),
+            kfuncs: externs::kfuncs(&obj, &btf, &programs),
+            kconfig: externs::kconfig(&obj, &btf),
+            core_relocs: core_relo::requirements(&btf, &ext, &programs),
+            rodata: rodata(&obj, &btf),
+            maps: maps::maps(&obj, &btf),
+            helpers: programs::helper_ids(&obj),
+            programs,
+        })
+    }
+
+    /// The `__SCX_*` enum slots.
+    pub fn enum_slots(&self) -> impl Iterator<Item = &RodataVar> {
+        self.rodata.iter().filter(|v| v.enum_slot.is_some())
+    }
+
+    /// The `.rodata` variables that are parameters (not enum slots).
+    pub fn parameters(&self) -> impl Iterator<Item = &RodataVar> {
+        self.rodata.iter().filter(|v| v.enum_slot.is_none())
+    }
+}
+
+/// The NUL-terminated string at the start of `bytes`, lossily decoded.
+pub(crate) fn c_string(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+/// Little-endian value of up to 8 bytes.
+pub(crate) fn read_le(bytes: &[u8]) -> Option<u64> {
+    if bytes.is_empty() || bytes.len() > 8 {
+        return None;
+    }
+    let mut raw = [0u8; 8];
+    raw[..bytes.len()].copy_from_slice(bytes);
+    Some(u64::from_le_bytes(raw))
+}
+
+/// `.rodata` (and `.rodata.*`) variables from their BTF DATASECs.
+fn rodata(obj: &elf::BpfElf<'_>, btf: &Btf<'_>) -> Vec<RodataVar> {
+    let fmt = crate::btf::TypeFormatter::new(btf);
+    let mut out = Vec::new();
+    for sec in btf.types().filter(|t| t.kind == crate::btf::Kind::Datasec) {
+        let section = btf.name(&sec);
+        if section != ".rodata" && !section.starts_with(".rodata.") {
+            continue;
+        }
+        let data = obj.section_data(section).unwrap_or_default();
+        for var in sec.datasec_vars() {
+            let Some(v) = btf.get(var.type_id) else {
+                continue;
+            };
+            let name = btf.name(&v).to_string();
+            let bytes = data.get(var.offset as usize..(var.offset + var.size) as usize);
+            out.push(RodataVar {
+                enum_slot: name
+                    .strip_prefix(SCX_ENUM_SLOT_PREFIX)
+                    .map(|e| format!("SCX_{e}")),
+                type_name: fmt.type_name(v.size_or_type),
+                default: bytes.and_then(read_le),
+                section: section.to_string(),
+                offset: var.offset,
+                size: var.size,
+                name,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,107 @@
+//! `scxpack inspect OBJ [--json]`: what a BPF object needs.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::output::print_json;
+use crate::object::{Requirements, StructOpsMap};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// A BPF object (.bpf.o).
+    object: PathBuf,
+    /// Print JSON instead of a summary.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let req = Requirements::from_path(&args.object)?;
+    if args.json {
+        print_json(&req)?;
+    } else {
+        print_summary(&args.object, &req)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(path: &std::path::Path, r: &Requirements) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "object:     {} (license {})",
+        path.display(),
+        r.license.as_deref().unwrap_or("none")
+    )?;
+    for ops in &r.struct_ops {
+        print_struct_ops(&mut out, ops)?;
+    }
+    writeln!(out, "kfuncs ({}):", r.kfuncs.len())?;
+    for k in &r.kfuncs {
+        let strength = if k.weak { "weak  " } else { "STRONG" };
+        let alias = if k.name == k.kernel_name {
+            String::new()
+        } else {
+            format!(" (kernel name {})", k.kernel_name)
+        };
+        writeln!(out, "  {strength} {}{alias}", k.proto)?;
+    }
+    let kconfig: Vec<String> = r
+        .kconfig
+        .iter()
+        .map(|k| format!("{}{}", k.name, if k.weak { " (weak)" } else { "" }))
+        .collect();
+    writeln!(out, "kconfig ({}): {}", kconfig.len(), kconfig.join(", "))?;
+    let slots: Vec<&str> = r.enum_slots().map(|v| v.name.as_str()).collect();
+    writeln!(out, "enum slots ({}): {}", slots.len(), slots.join(" "))?;
+    writeln!(out, "parameters:")?;
+    for p in r.parameters() {
+        let default = p.default.map_or_else(|| "?".to_string(), |d| d.to_string());
+        writeln!(out, "  {} {} = {default}", p.type_name, p.name)?;
+    }
+    writeln!(out, "CO-RE relocations ({}):", r.core_relocs.len())?;
+    for c in &r.core_relocs {
+        let prog = c.program.as_deref().unwrap_or(&c.section);
+        writeln!(out, "  {:?} {} in {prog} insn {}", c.kind, c.path, c.insn)?;
+    }
+    let maps: Vec<String> = r
+        .maps
+        .iter()
+        .map(|m| format!("{} (type {})", m.name, m.map_type))
+        .collect();
+    writeln!(out, "maps ({}): {}", maps.len(), maps.join(", "))?;
+    let progs: Vec<String> = r
+        .programs
+        .iter()
+        .map(|p| format!("{} [{}]", p.name, p.section))
+        .collect();
+    writeln!(out, "programs ({}): {}", progs.len(), progs.join(", "))?;
+    writeln!(out, "helpers: {:?}", r.helpers)
+}
+
+fn print_struct_ops(out: &mut impl Write, ops: &StructOpsMap) -> std::io::Result<()> {
+    let kind = if ops.link { "link" } else { "no link" };
+    writeln!(
+        out,
+        "struct_ops: {} (struct {}, {kind})",
+        ops.name, ops.type_name
+    )?;
+    if let Some(name) = &ops.ops_name {
+        writeln!(out, "  ops name: {name}")?;
+    }
+    writeln!(out, "  flags:    {:#x}", ops.flags.unwrap_or(0))?;
+    let cbs: Vec<String> = ops
+        .callbacks
+        .iter()
+        .map(|(m, p)| format!("{m}={p}"))
+        .collect();
+    writeln!(out, "  callbacks: {}", cbs.join(" "))?;
+    let data: Vec<&str> = ops
+        .members_set
+        .iter()
+        .filter(|m| !ops.callbacks.contains_key(*m))
+        .map(String::as_str)
+        .collect();
+    writeln!(out, "  data set: {}", data.join(" "))
+}
