@@ -11,3 +11,4 @@ pub mod cli;
 pub mod kernel;
 pub mod live;
 pub mod object;
+pub mod vm;

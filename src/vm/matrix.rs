@@ -1,0 +1,540 @@
+//! Orchestrates a matrix run: inputs and tools, one shared initramfs, a pool
+//! of worker threads booting kernels, and the per-kernel verdict.
+//!
+//! The initramfs and the console logs are the only files written; the
+//! initramfs lives in a private work directory under the system temp dir that
+//! is removed when the run ends. Results keep the order of the kernels given.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::guest::{self, GuestJob, MARKER};
+use super::initramfs::{self, InitramfsSpec};
+use super::qemu::{self, Ending, Outcome, QemuSpec};
+use super::report::{self, GuestReport};
+use super::{Accel, GuestBinary, KernelRun, VmConfig, VmError};
+
+/// The boot marker printed first by `/init`.
+const BOOT_MARKER: &str = "@@SCXPACK-BOOT";
+/// How many console lines a failure message quotes.
+const TAIL_LINES: usize = 8;
+/// How deep [`expand_kernels`] looks into a directory.
+pub const MAX_DEPTH: usize = 3;
+/// The longest a KVM attempt may take to reach `/init` before TCG is tried.
+const KVM_BOOT_LIMIT: Duration = Duration::from_secs(20);
+
+/// Boots every kernel with the same initramfs (busybox, the guest binary,
+/// `payloads` under `/pkg/`) and runs `jobs` in each, `cfg.jobs` at a time.
+pub fn run_matrix(
+    kernels: &[PathBuf],
+    payloads: &[PathBuf],
+    jobs: &[GuestJob],
+    cfg: &VmConfig,
+) -> Result<Vec<KernelRun>, VmError> {
+    let kernels = expand_kernels(kernels)?;
+    validate(jobs, cfg)?;
+    let tools = Tools::locate(cfg)?;
+    let work = WorkDir::create()?;
+    let initrd = write_initramfs(&work.path, &tools, payloads, jobs, cfg)?;
+    let run = Run {
+        tools: &tools,
+        initrd: &initrd,
+        jobs,
+        cfg,
+    };
+    Ok(run.boot_all(&kernels))
+}
+
+/// Expands directories to the `vmlinuz` / `vmlinuz-*` files under them
+/// (sorted, at most [`MAX_DEPTH`] levels down, symlinked directories not
+/// followed); files are kept as given.
+pub fn expand_kernels(paths: &[PathBuf]) -> Result<Vec<PathBuf>, VmError> {
+    if paths.is_empty() {
+        return Err(VmError::NoKernels("no kernel image given".to_owned()));
+    }
+    let mut kernels = Vec::new();
+    for path in paths {
+        let meta = fs::metadata(path).map_err(|source| VmError::Kernel {
+            path: path.clone(),
+            source,
+        })?;
+        if !meta.is_dir() {
+            kernels.push(path.clone());
+            continue;
+        }
+        let before = kernels.len();
+        collect_vmlinuz(path, MAX_DEPTH, &mut kernels)?;
+        if kernels.len() == before {
+            return Err(VmError::NoKernels(format!(
+                "no file named vmlinuz under {}",
+                path.display()
+            )));
+        }
+    }
+    Ok(kernels)
+}
+
+fn collect_vmlinuz(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), VmError> {
+    let read = fs::read_dir(dir).map_err(|source| VmError::Kernel {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let mut entries: Vec<fs::DirEntry> = read.filter_map(Result::ok).collect();
+    entries.sort_by_key(fs::DirEntry::file_name);
+    for entry in entries {
+        let path = entry.path();
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if is_dir && depth > 0 {
+            collect_vmlinuz(&path, depth - 1, out)?;
+        } else if is_vmlinuz_name(&entry.file_name().to_string_lossy()) && path.is_file() {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn is_vmlinuz_name(name: &str) -> bool {
+    name == "vmlinuz" || name.starts_with("vmlinuz-")
+}
+
+fn validate(jobs: &[GuestJob], cfg: &VmConfig) -> Result<(), VmError> {
+    for (i, job) in jobs.iter().enumerate() {
+        job.validate()?;
+        if jobs[..i].iter().any(|other| other.id == job.id) {
+            return Err(VmError::Job {
+                id: job.id.clone(),
+                reason: "two jobs have this id".to_owned(),
+            });
+        }
+    }
+    if cfg.cpus == 0 {
+        return Err(VmError::Config("the guest needs at least 1 CPU".to_owned()));
+    }
+    if cfg.memory_mb < 128 {
+        return Err(VmError::Config(format!(
+            "{} MiB of guest memory is too little: give at least 128",
+            cfg.memory_mb
+        )));
+    }
+    if cfg.timeout.is_zero() || cfg.boot_timeout.is_zero() {
+        return Err(VmError::Config("timeouts must be positive".to_owned()));
+    }
+    Ok(())
+}
+
+/// The host programs a run needs.
+#[derive(Debug)]
+struct Tools {
+    qemu: PathBuf,
+    busybox: PathBuf,
+    binary: Option<PathBuf>,
+}
+
+impl Tools {
+    fn locate(cfg: &VmConfig) -> Result<Self, VmError> {
+        let qemu = match &cfg.qemu {
+            Some(path) => existing(path, "qemu-system-x86_64", "qemu-system-x86")?,
+            None => qemu::find_in_path(qemu::QEMU_BINARY).ok_or(VmError::MissingTool {
+                tool: "qemu-system-x86_64",
+                looked: "in PATH".to_owned(),
+                package: "qemu-system-x86",
+            })?,
+        };
+        let busybox = match &cfg.busybox {
+            Some(path) => existing(path, "busybox", "busybox-static")?,
+            None => find_busybox()?,
+        };
+        let binary = match &cfg.guest_binary {
+            GuestBinary::None => None,
+            GuestBinary::Path(path) => Some(path.clone()),
+            GuestBinary::CurrentExe => {
+                Some(std::env::current_exe().map_err(|e| VmError::GuestBinary {
+                    path: PathBuf::from("<current executable>"),
+                    reason: e.to_string(),
+                })?)
+            }
+        };
+        Ok(Self {
+            qemu,
+            busybox,
+            binary,
+        })
+    }
+}
+
+fn existing(path: &Path, tool: &'static str, package: &'static str) -> Result<PathBuf, VmError> {
+    if path.is_file() {
+        Ok(path.to_owned())
+    } else {
+        Err(VmError::MissingTool {
+            tool,
+            looked: format!("at {}", path.display()),
+            package,
+        })
+    }
+}
+
+fn find_busybox() -> Result<PathBuf, VmError> {
+    ["/bin/busybox", "/usr/bin/busybox"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .or_else(|| qemu::find_in_path("busybox"))
+        .ok_or(VmError::MissingTool {
+            tool: "busybox",
+            looked: "at /bin/busybox, /usr/bin/busybox and in PATH".to_owned(),
+            package: "busybox-static",
+        })
+}
+
+/// A private temporary directory, removed on drop.
+struct WorkDir {
+    path: PathBuf,
+}
+
+impl WorkDir {
+    fn create() -> Result<Self, VmError> {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!(
+            "scxpack-vm-{}-{}-{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let path = std::env::temp_dir().join(name);
+        fs::create_dir(&path).map_err(|e| VmError::io("creating work directory", &path, e))?;
+        Ok(Self { path })
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+fn write_initramfs(
+    work: &Path,
+    tools: &Tools,
+    payloads: &[PathBuf],
+    jobs: &[GuestJob],
+    cfg: &VmConfig,
+) -> Result<PathBuf, VmError> {
+    let init = guest::init_script(jobs, cfg.init)?;
+    let spec = InitramfsSpec {
+        busybox: &tools.busybox,
+        binary: tools.binary.as_deref(),
+        payloads,
+        init: &init,
+    };
+    let image = initramfs::build_initramfs(&spec, cfg.compression)?;
+    let path = work.join("initramfs.img");
+    fs::write(&path, image).map_err(|e| VmError::io("writing initramfs", &path, e))?;
+    Ok(path)
+}
+
+/// Shared, read-only state of the worker threads.
+struct Run<'a> {
+    tools: &'a Tools,
+    initrd: &'a Path,
+    jobs: &'a [GuestJob],
+    cfg: &'a VmConfig,
+}
+
+impl Run<'_> {
+    /// Boots every kernel on `cfg.jobs` worker threads; keeps the input order.
+    fn boot_all(&self, kernels: &[PathBuf]) -> Vec<KernelRun> {
+        let next = AtomicUsize::new(0);
+        let results: Mutex<Vec<Option<KernelRun>>> = Mutex::new(vec![None; kernels.len()]);
+        let workers = self.cfg.jobs.clamp(1, kernels.len().max(1));
+        thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(kernel) = kernels.get(i) else { break };
+                            let run = self.boot_kernel(i, kernel);
+                            results.lock().unwrap_or_else(PoisonError::into_inner)[i] = Some(run);
+                        }
+                    })
+                })
+                .collect();
+            for handle in handles {
+                let _ = handle.join();
+            }
+        });
+        let results = results.into_inner().unwrap_or_else(PoisonError::into_inner);
+        results
+            .into_iter()
+            .zip(kernels)
+            .map(|(run, kernel)| run.unwrap_or_else(|| lost_run(kernel)))
+            .collect()
+    }
+
+    /// Boots one kernel, trying KVM first under [`Accel::Auto`].
+    fn boot_kernel(&self, index: usize, kernel: &Path) -> KernelRun {
+        let start = Instant::now();
+        let mut notes = Vec::new();
+        let accel = match self.cfg.accel {
+            Accel::Auto if qemu::kvm_usable() => {
+                let mut spec = self.spec(index, kernel, Accel::Kvm);
+                spec.boot_timeout = spec.boot_timeout.min(KVM_BOOT_LIMIT);
+                let outcome = qemu::run(&spec);
+                if outcome.boot.is_some() {
+                    return self.finish(kernel, &spec, outcome, notes, start);
+                }
+                notes.push(format!(
+                    "KVM: the guest did not reach /init ({}); retried with TCG",
+                    short_reason(&outcome)
+                ));
+                Accel::Tcg
+            }
+            Accel::Auto => {
+                notes.push("/dev/kvm is not usable: using TCG".to_owned());
+                Accel::Tcg
+            }
+            fixed => fixed,
+        };
+        let spec = self.spec(index, kernel, accel);
+        let outcome = qemu::run(&spec);
+        self.finish(kernel, &spec, outcome, notes, start)
+    }
+
+    fn spec(&self, index: usize, kernel: &Path, accel: Accel) -> QemuSpec {
+        let log = self
+            .cfg
+            .log_dir
+            .as_ref()
+            .map(|dir| dir.join(format!("{index:02}-{}-{accel}.log", kernel_label(kernel))));
+        QemuSpec {
+            qemu: self.tools.qemu.clone(),
+            accel,
+            kernel: kernel.to_owned(),
+            initrd: self.initrd.to_owned(),
+            memory_mb: self.cfg.memory_mb,
+            cpus: self.cfg.cpus,
+            append: self.cfg.append.clone(),
+            boot_timeout: self.cfg.boot_timeout.min(self.cfg.timeout),
+            timeout: self.cfg.timeout,
+            log,
+            boot_marker: BOOT_MARKER.to_owned(),
+        }
+    }
+
+    fn finish(
+        &self,
+        kernel: &Path,
+        spec: &QemuSpec,
+        outcome: Outcome,
+        mut notes: Vec<String>,
+        start: Instant,
+    ) -> KernelRun {
+        let report = report::parse_console(&outcome.lines, self.jobs);
+        let failure = failure_reason(&outcome, &report);
+        let stderr = outcome.stderr.trim();
+        if !stderr.is_empty() && !failure.as_deref().is_some_and(|f| f.contains(stderr)) {
+            notes.push(format!("QEMU stderr: {stderr}"));
+        }
+        if let Some(e) = &outcome.log_error {
+            notes.push(format!("console log not written: {e}"));
+        }
+        KernelRun {
+            kernel: kernel.to_owned(),
+            accel: spec.accel,
+            release: report.release,
+            sched_ext: report.sched_ext,
+            booted: report.boot_seen || outcome.boot.is_some(),
+            boot_secs: outcome.boot.map(|d| d.as_secs_f64()),
+            total_secs: start.elapsed().as_secs_f64(),
+            jobs: report.jobs,
+            sched_ext_log: report.dmesg,
+            failure,
+            notes,
+            console_log: spec.log.clone().filter(|_| outcome.log_error.is_none()),
+            console: outcome.lines,
+        }
+    }
+}
+
+/// A placeholder for a kernel whose worker thread died (it should not).
+fn lost_run(kernel: &Path) -> KernelRun {
+    KernelRun {
+        kernel: kernel.to_owned(),
+        accel: Accel::Auto,
+        release: None,
+        sched_ext: None,
+        booted: false,
+        boot_secs: None,
+        total_secs: 0.0,
+        jobs: Vec::new(),
+        sched_ext_log: Vec::new(),
+        failure: Some("internal error: the worker booting this kernel panicked".to_owned()),
+        notes: Vec::new(),
+        console_log: None,
+        console: Vec::new(),
+    }
+}
+
+/// A file-name-safe label: the parent directory for `.../<label>/vmlinuz`,
+/// the file name otherwise.
+fn kernel_label(kernel: &Path) -> String {
+    let file = kernel.file_name().map(|n| n.to_string_lossy().into_owned());
+    let parent = kernel
+        .parent()
+        .and_then(Path::file_name)
+        .map(|n| n.to_string_lossy().into_owned());
+    let raw = match (file.as_deref(), parent) {
+        (Some("vmlinuz"), Some(parent)) => parent,
+        (Some(file), _) => file.to_owned(),
+        (None, _) => "kernel".to_owned(),
+    };
+    raw.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._+-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Why the guest did not complete, or `None` if it did.
+fn failure_reason(outcome: &Outcome, report: &GuestReport) -> Option<String> {
+    let reason = match &outcome.ending {
+        Ending::HostError(e) => Some(e.clone()),
+        Ending::Timeout(t) => Some(format!(
+            "guest timed out after {} s{}",
+            secs(*t),
+            console_tail(outcome)
+        )),
+        Ending::BootTimeout(t) => Some(format!(
+            "guest did not reach /init within {} s (no {BOOT_MARKER} marker){}",
+            secs(*t),
+            console_tail(outcome)
+        )),
+        Ending::Exited(status) => exited_reason(status, outcome, report),
+    };
+    match (&report.panic, reason) {
+        (Some(panic), Some(reason)) if !reason.contains(panic.as_str()) => {
+            Some(format!("{panic}; {reason}"))
+        }
+        (Some(panic), None) => Some(panic.clone()),
+        (_, reason) => reason,
+    }
+}
+
+fn exited_reason(status: &str, outcome: &Outcome, report: &GuestReport) -> Option<String> {
+    let stderr = outcome.stderr.trim();
+    if let Some(panic) = &report.panic {
+        return Some(format!("{panic} (QEMU {status}){}", console_tail(outcome)));
+    }
+    if !report.boot_seen {
+        if !stderr.is_empty() {
+            return Some(format!("QEMU failed ({status}): {stderr}"));
+        }
+        return Some(format!(
+            "the kernel did not boot: QEMU ended ({status}) with no {BOOT_MARKER} marker on the \
+             console{}",
+            console_tail(outcome)
+        ));
+    }
+    if !report.done {
+        return Some(format!(
+            "the guest stopped ({status}) before finishing its jobs (no {MARKER}DONE marker){}",
+            console_tail(outcome)
+        ));
+    }
+    None
+}
+
+/// A one-line reason for notes (the KVM attempt).
+fn short_reason(outcome: &Outcome) -> String {
+    let stderr = outcome.stderr.trim();
+    match &outcome.ending {
+        _ if !stderr.is_empty() => stderr.lines().next().unwrap_or(stderr).to_owned(),
+        Ending::Exited(status) => format!("QEMU {status}"),
+        Ending::BootTimeout(t) | Ending::Timeout(t) => {
+            format!("no boot marker after {} s", secs(*t))
+        }
+        Ending::HostError(e) => e.clone(),
+    }
+}
+
+fn console_tail(outcome: &Outcome) -> String {
+    let tail = report::tail(&outcome.lines, TAIL_LINES);
+    if tail.is_empty() {
+        return "; the console stayed empty".to_owned();
+    }
+    format!("; last console lines:\n    {}", tail.join("\n    "))
+}
+
+fn secs(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        d.as_secs().to_string()
+    } else {
+        format!("{:.1}", d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_come_from_the_kernel_folder() {
+        assert_eq!(
+            kernel_label(Path::new("/k/6.12.117+deb13/vmlinuz")),
+            "6.12.117+deb13"
+        );
+        assert_eq!(
+            kernel_label(Path::new("/boot/vmlinuz-6.1.0-9-amd64")),
+            "vmlinuz-6.1.0-9-amd64"
+        );
+        assert_eq!(kernel_label(Path::new("/x/a b/vmlinuz")), "a_b");
+    }
+
+    #[test]
+    fn empty_and_missing_kernel_inputs_are_errors() {
+        assert!(matches!(expand_kernels(&[]), Err(VmError::NoKernels(_))));
+        let missing = expand_kernels(&[PathBuf::from("/nonexistent/vmlinuz")]);
+        assert!(matches!(missing, Err(VmError::Kernel { .. })));
+    }
+
+    #[test]
+    fn a_timeout_quotes_the_console() {
+        let outcome = Outcome {
+            ending: Ending::Timeout(Duration::from_secs(7)),
+            lines: vec!["@@SCXPACK-BOOT".into(), "still here".into()],
+            stderr: String::new(),
+            boot: Some(Duration::from_secs(2)),
+            elapsed: Duration::from_secs(7),
+            log_error: None,
+        };
+        let report = report::parse_console(&outcome.lines, &[]);
+        let reason = failure_reason(&outcome, &report).unwrap();
+        assert!(reason.starts_with("guest timed out after 7 s"), "{reason}");
+        assert!(reason.ends_with("still here"), "{reason}");
+    }
+
+    #[test]
+    fn a_clean_run_has_no_failure() {
+        let outcome = Outcome {
+            ending: Ending::Exited("exit status 0".into()),
+            lines: vec!["@@SCXPACK-BOOT".into(), "@@SCXPACK-DONE".into()],
+            stderr: String::new(),
+            boot: Some(Duration::from_secs(2)),
+            elapsed: Duration::from_secs(3),
+            log_error: None,
+        };
+        let report = report::parse_console(&outcome.lines, &[]);
+        assert_eq!(failure_reason(&outcome, &report), None);
+    }
+}

@@ -1,0 +1,430 @@
+//! Runs one QEMU guest: builds the command line, captures the serial console,
+//! enforces the boot and overall deadlines.
+//!
+//! QEMU runs in its own process group with stdin closed; the serial console
+//! (`-nographic`: stdout) is read line by line by a thread that timestamps each
+//! line, watches for the boot marker and copies the raw bytes to an optional
+//! log file; stderr (QEMU's own errors) is collected by another thread. On a
+//! deadline the whole process group is sent SIGKILL (through the `kill`
+//! utility, std having no `killpg`; the child itself is also killed through
+//! std as a fallback) and reaped, so no guest outlives its run.
+
+use std::ffi::OsString;
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::Accel;
+
+/// The kernel command line every guest gets (before the caller's additions).
+pub const BASE_APPEND: &str = "console=ttyS0 quiet panic=-1";
+
+/// The QEMU binary looked up in `PATH` when none is configured.
+pub const QEMU_BINARY: &str = "qemu-system-x86_64";
+
+const POLL: Duration = Duration::from_millis(20);
+
+/// Everything needed to start one guest.
+#[derive(Debug, Clone)]
+pub struct QemuSpec {
+    pub qemu: PathBuf,
+    pub accel: Accel,
+    pub kernel: PathBuf,
+    pub initrd: PathBuf,
+    pub memory_mb: u32,
+    pub cpus: u32,
+    pub append: Vec<String>,
+    /// Kill the guest if the boot marker has not shown by then.
+    pub boot_timeout: Duration,
+    /// Kill the guest after this long in any case.
+    pub timeout: Duration,
+    /// Copy the raw console here.
+    pub log: Option<PathBuf>,
+    /// The console text that proves the guest reached `/init`.
+    pub boot_marker: String,
+}
+
+impl QemuSpec {
+    /// The QEMU arguments (without the program).
+    #[must_use]
+    pub fn args(&self) -> Vec<OsString> {
+        let mut append = String::from(BASE_APPEND);
+        for extra in &self.append {
+            append.push(' ');
+            append.push_str(extra);
+        }
+        let accel = match self.accel {
+            Accel::Kvm => "kvm",
+            Accel::Tcg | Accel::Auto => "tcg",
+        };
+        let mut args: Vec<OsString> = Vec::new();
+        let mut push = |a: &str| args.push(a.into());
+        push("-accel");
+        push(accel);
+        push("-cpu");
+        push("max");
+        push("-m");
+        push(&format!("{}M", self.memory_mb));
+        push("-smp");
+        push(&self.cpus.to_string());
+        push("-nic");
+        push("none");
+        push("-nographic");
+        push("-no-reboot");
+        push("-append");
+        push(&append);
+        args.extend(["-kernel".into(), self.kernel.clone().into_os_string()]);
+        args.extend(["-initrd".into(), self.initrd.clone().into_os_string()]);
+        args
+    }
+}
+
+/// How the QEMU process ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// QEMU exited by itself.
+    Exited(String),
+    /// Killed: the boot marker did not show within the boot timeout.
+    BootTimeout(Duration),
+    /// Killed: the overall timeout expired.
+    Timeout(Duration),
+    /// QEMU could not be started, or waiting for it failed.
+    HostError(String),
+}
+
+/// What one QEMU run produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub ending: Ending,
+    /// Console lines, control sequences removed.
+    pub lines: Vec<String>,
+    /// QEMU's stderr.
+    pub stderr: String,
+    /// From QEMU start to the first boot marker.
+    pub boot: Option<Duration>,
+    /// From QEMU start to its exit.
+    pub elapsed: Duration,
+    /// The log file could not be written.
+    pub log_error: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Console {
+    lines: Vec<String>,
+    boot: Option<Duration>,
+    log_error: Option<String>,
+}
+
+type Shared = Arc<Mutex<Console>>;
+
+fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Console> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Starts QEMU and waits for it, killing it at a deadline. Never panics and
+/// never leaves the process running.
+#[must_use]
+pub fn run(spec: &QemuSpec) -> Outcome {
+    let start = Instant::now();
+    let mut child = match spawn(spec) {
+        Ok(child) => child,
+        Err(e) => {
+            return Outcome {
+                ending: Ending::HostError(format!("cannot start {}: {e}", spec.qemu.display())),
+                lines: Vec::new(),
+                stderr: String::new(),
+                boot: None,
+                elapsed: start.elapsed(),
+                log_error: None,
+            };
+        }
+    };
+    let shared: Shared = Arc::default();
+    let log = open_log(spec.log.as_deref(), &shared);
+    let stdout_reader = child.stdout.take().map(|out| {
+        read_console(
+            out,
+            log,
+            Arc::clone(&shared),
+            start,
+            spec.boot_marker.clone(),
+        )
+    });
+    let stderr_reader = child.stderr.take().map(read_all);
+    let ending = supervise(&mut child, spec, &shared, start);
+    let elapsed = start.elapsed();
+    if let Some(handle) = stdout_reader {
+        let _ = handle.join();
+    }
+    let stderr = stderr_reader
+        .and_then(|h| h.join().ok())
+        .unwrap_or_default();
+    let console = std::mem::take(&mut *lock(&shared));
+    Outcome {
+        ending,
+        lines: console.lines,
+        stderr,
+        boot: console.boot,
+        elapsed,
+        log_error: console.log_error,
+    }
+}
+
+fn spawn(spec: &QemuSpec) -> std::io::Result<Child> {
+    Command::new(&spec.qemu)
+        .args(spec.args())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+}
+
+fn open_log(path: Option<&Path>, shared: &Shared) -> Option<File> {
+    let path = path?;
+    let opened = path
+        .parent()
+        .map_or(Ok(()), fs::create_dir_all)
+        .and_then(|()| File::create(path));
+    match opened {
+        Ok(file) => Some(file),
+        Err(e) => {
+            lock(shared).log_error = Some(format!("{}: {e}", path.display()));
+            None
+        }
+    }
+}
+
+/// Polls the child until it exits or a deadline passes.
+fn supervise(child: &mut Child, spec: &QemuSpec, shared: &Shared, start: Instant) -> Ending {
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ending::Exited(describe_status(status)),
+            Ok(None) => {}
+            Err(e) => {
+                kill_and_reap(child);
+                return Ending::HostError(format!("waiting for QEMU failed: {e}"));
+            }
+        }
+        let now = start.elapsed();
+        if now >= spec.timeout {
+            kill_and_reap(child);
+            return Ending::Timeout(spec.timeout);
+        }
+        if now >= spec.boot_timeout && lock(shared).boot.is_none() {
+            kill_and_reap(child);
+            return Ending::BootTimeout(spec.boot_timeout);
+        }
+        thread::sleep(POLL);
+    }
+}
+
+fn describe_status(status: ExitStatus) -> String {
+    match status.code() {
+        Some(code) => format!("exit status {code}"),
+        None => format!("{status}"),
+    }
+}
+
+/// SIGKILLs QEMU's process group (it leads its own), then the child itself,
+/// then reaps it.
+fn kill_and_reap(child: &mut Child) {
+    let group = format!("-{}", child.id());
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &group])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn read_console<R: Read + Send + 'static>(
+    out: R,
+    mut log: Option<File>,
+    shared: Shared,
+    start: Instant,
+    marker: String,
+) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        let mut reader = BufReader::new(out);
+        let mut raw = Vec::new();
+        loop {
+            raw.clear();
+            match reader.read_until(b'\n', &mut raw) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            if let Some(file) = log.as_mut() {
+                if let Err(e) = file.write_all(&raw) {
+                    lock(&shared).log_error = Some(e.to_string());
+                    log = None;
+                }
+            }
+            let line = clean_line(&raw);
+            let mut console = lock(&shared);
+            if console.boot.is_none() && line.contains(&marker) {
+                console.boot = Some(start.elapsed());
+            }
+            console.lines.push(line);
+        }
+    })
+}
+
+fn read_all<R: Read + Send + 'static>(mut err: R) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = err.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+/// Decodes one console line, dropping terminal escape sequences (the
+/// firmware clears the screen) and control characters other than tab.
+pub(crate) fn clean_line(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            skip_escape(&mut chars);
+        } else if c == '\t' || !c.is_control() {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn skip_escape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    // Two-character sequences (ESC c, ESC 7, ...) end here; a CSI (ESC [)
+    // goes on with parameters and intermediates up to one final byte in @..~.
+    if chars.next() == Some('[') {
+        for c in chars.by_ref() {
+            if ('@'..='~').contains(&c) {
+                break;
+            }
+        }
+    }
+}
+
+/// Whether `/dev/kvm` can be opened for reading and writing.
+#[must_use]
+pub fn kvm_usable() -> bool {
+    fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_ok()
+}
+
+/// Finds `name` in `PATH`.
+#[must_use]
+pub fn find_in_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_and_carriage_returns_are_dropped() {
+        let raw = b"Booting from ROM..\x1bc\x1b[?7l\x1b[2J@@SCXPACK-BOOT\r\n";
+        assert_eq!(clean_line(raw), "Booting from ROM..@@SCXPACK-BOOT");
+    }
+
+    #[test]
+    fn command_line_has_the_documented_shape() {
+        let spec = QemuSpec {
+            qemu: "qemu-system-x86_64".into(),
+            accel: Accel::Tcg,
+            kernel: "/k/vmlinuz".into(),
+            initrd: "/tmp/i".into(),
+            memory_mb: 1024,
+            cpus: 2,
+            append: vec!["rdinit=/init".into()],
+            boot_timeout: Duration::from_secs(1),
+            timeout: Duration::from_secs(2),
+            log: None,
+            boot_marker: "@@SCXPACK-BOOT".into(),
+        };
+        let args: Vec<String> = spec
+            .args()
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect();
+        let joined = args.join(" ");
+        assert!(
+            joined.starts_with("-accel tcg -cpu max -m 1024M -smp 2"),
+            "{joined}"
+        );
+        assert!(args.contains(&"console=ttyS0 quiet panic=-1 rdinit=/init".to_owned()));
+        assert!(joined.ends_with("-kernel /k/vmlinuz -initrd /tmp/i"));
+    }
+
+    #[test]
+    fn a_missing_qemu_is_a_host_error_not_a_panic() {
+        let spec = QemuSpec {
+            qemu: "/nonexistent/qemu".into(),
+            accel: Accel::Tcg,
+            kernel: "/k".into(),
+            initrd: "/i".into(),
+            memory_mb: 64,
+            cpus: 1,
+            append: Vec::new(),
+            boot_timeout: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            log: None,
+            boot_marker: "x".into(),
+        };
+        let outcome = run(&spec);
+        assert!(
+            matches!(outcome.ending, Ending::HostError(_)),
+            "{outcome:?}"
+        );
+    }
+
+    #[test]
+    fn a_hanging_process_is_killed_at_the_deadline() {
+        // A shell script stands in for QEMU; it ignores the arguments.
+        let dir = std::env::temp_dir().join(format!("scxpack-qemu-unit-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let fake = dir.join("fake-qemu");
+        fs::write(&fake, "#!/bin/sh\necho starting\nsleep 30 &\nsleep 30\n").unwrap();
+        let mode = <fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755);
+        fs::set_permissions(&fake, mode).unwrap();
+        let spec = QemuSpec {
+            qemu: fake,
+            accel: Accel::Tcg,
+            kernel: "/k".into(),
+            initrd: "/i".into(),
+            memory_mb: 64,
+            cpus: 1,
+            append: Vec::new(),
+            boot_timeout: Duration::from_secs(10),
+            timeout: Duration::from_millis(500),
+            log: Some(dir.join("console.log")),
+            boot_marker: "starting".into(),
+        };
+        let begun = Instant::now();
+        let outcome = run(&spec);
+        assert_eq!(outcome.ending, Ending::Timeout(Duration::from_millis(500)));
+        // The background `sleep` holds stdout too: returning at all proves the
+        // whole group was killed.
+        assert!(begun.elapsed() < Duration::from_secs(5));
+        assert_eq!(outcome.lines, ["starting"]);
+        assert!(outcome.boot.is_some());
+        let log = fs::read_to_string(dir.join("console.log")).unwrap();
+        assert_eq!(log, "starting\n");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
