@@ -15,10 +15,14 @@ use crate::btf::{Btf, Kind, Shape, Type, TypeFormatter};
 /// The `struct_ops` type `sched_ext` schedulers implement.
 pub const SCHED_EXT_OPS: &str = "sched_ext_ops";
 const KFUNC_TAG: &str = "bpf_kfunc";
-/// Without `bpf_kfunc` tags, FUNCs with these prefixes are taken as kfunc
-/// candidates: the families `sched_ext` schedulers call (`scx_bpf_*`, the
-/// args-struct `__scx_bpf_*`, and the generic `bpf_*` kfuncs). The verifier
-/// still decides whether a candidate is registered.
+/// FUNCs with these prefixes are sched_ext kfuncs even when pahole did not tag
+/// them: Debian's 6.16 BTF, for one, tags `scx_bpf_consume` but not the
+/// equally registered `scx_bpf_dispatch`. libbpf resolves kfunc externs by
+/// FUNC name, not by tag, so these are always kfunc candidates.
+pub const SCHED_EXT_KFUNC_PREFIXES: [&str; 3] = ["scx_bpf_", "__scx_bpf_", "bpf_iter_scx_"];
+/// Without any `bpf_kfunc` tags (pahole < 1.25), FUNCs with these prefixes are
+/// taken as kfunc candidates: the sched_ext families plus the generic `bpf_*`
+/// kfuncs. The verifier still decides whether a candidate is registered.
 pub const UNTAGGED_KFUNC_PREFIXES: [&str; 3] = ["scx_bpf_", "__scx_bpf_", "bpf_"];
 
 /// A kernel function callable from BPF.
@@ -77,8 +81,9 @@ pub struct KernelFacts {
     pub release: Option<String>,
     /// Whether `struct sched_ext_ops` exists (the kernel has `CONFIG_SCHED_CLASS_EXT`).
     pub sched_ext: bool,
-    /// Whether kfuncs were identified by `bpf_kfunc` decl tags (exact) or,
-    /// without tags, by name ([`UNTAGGED_KFUNC_PREFIXES`]).
+    /// Whether the BTF carries `bpf_kfunc` decl tags. Kfuncs are the tagged
+    /// FUNCs plus those named like sched_ext kfuncs; without tags, every FUNC
+    /// named like a kfunc ([`UNTAGGED_KFUNC_PREFIXES`]).
     pub kfunc_tags: bool,
     /// Kfuncs sorted by name.
     pub kfuncs: Vec<Kfunc>,
@@ -160,8 +165,10 @@ struct Scan<'a> {
     sched_ext_ops: Option<Type<'a>>,
     /// FUNC ids tagged `bpf_kfunc`.
     tagged: Vec<u32>,
-    /// FUNC ids with a kfunc-like name (used when there are no tags).
-    funcs: Vec<u32>,
+    /// FUNC ids named like sched_ext kfuncs ([`SCHED_EXT_KFUNC_PREFIXES`]).
+    sched_ext_named: Vec<u32>,
+    /// Other FUNC ids named like kfuncs (used when the BTF has no tags).
+    other_named: Vec<u32>,
     scx_enums: BTreeMap<String, EnumValue>,
     uapi: UapiEnums,
 }
@@ -171,13 +178,7 @@ impl<'a> Scan<'a> {
         let mut scan = Scan::default();
         for ty in btf.types() {
             match ty.kind {
-                Kind::Func
-                    if UNTAGGED_KFUNC_PREFIXES
-                        .iter()
-                        .any(|p| btf.str_starts_with(ty.name_off, p)) =>
-                {
-                    scan.funcs.push(ty.id);
-                }
+                Kind::Func => scan.func(btf, &ty),
                 Kind::DeclTag => scan.decl_tag(btf, &ty),
                 Kind::Struct if btf.str_is(ty.name_off, SCHED_EXT_OPS) => {
                     scan.sched_ext_ops.get_or_insert(ty);
@@ -187,6 +188,15 @@ impl<'a> Scan<'a> {
             }
         }
         scan
+    }
+
+    fn func(&mut self, btf: &Btf<'a>, ty: &Type<'a>) {
+        let has = |prefixes: &[&str]| prefixes.iter().any(|p| btf.str_starts_with(ty.name_off, p));
+        if has(&SCHED_EXT_KFUNC_PREFIXES) {
+            self.sched_ext_named.push(ty.id);
+        } else if has(&UNTAGGED_KFUNC_PREFIXES) {
+            self.other_named.push(ty.id);
+        }
     }
 
     fn decl_tag(&mut self, btf: &Btf<'a>, ty: &Type<'a>) {
@@ -227,13 +237,15 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// Kfuncs sorted by name: the tagged FUNCs, else every FUNC.
+    /// Kfuncs sorted by name: tagged FUNCs and sched_ext-named FUNCs, plus
+    /// every kfunc-like name when the BTF has no tags at all.
     fn kfuncs(&self, btf: &Btf<'a>, fmt: TypeFormatter<'_, 'a>) -> Vec<Kfunc> {
-        let ids = if self.tagged.is_empty() {
-            &self.funcs
+        let others: &[u32] = if self.tagged.is_empty() {
+            &self.other_named
         } else {
-            &self.tagged
+            &[]
         };
+        let ids = self.tagged.iter().chain(&self.sched_ext_named).chain(others);
         let mut by_name: BTreeMap<&str, u32> = BTreeMap::new();
         for &id in ids {
             if let Some(func) = btf.get(id).filter(|t| t.kind == Kind::Func) {

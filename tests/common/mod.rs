@@ -1,0 +1,77 @@
+//! Helpers shared by the integration tests: where the kernel images are, and
+//! the rule for missing prerequisites (skip with a message outside CI, fail
+//! when `CI=true`).
+#![allow(dead_code, reason = "each test crate uses a different subset")]
+
+use std::path::{Path, PathBuf};
+
+/// `$SCXPACK_TEST_KERNELS`, else `../shared/kernels` beside the checkout.
+#[must_use]
+pub fn kernels_dir() -> PathBuf {
+    std::env::var_os("SCXPACK_TEST_KERNELS").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/kernels"),
+        PathBuf::from,
+    )
+}
+
+/// True when running under CI, where nothing may be skipped.
+#[must_use]
+pub fn in_ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// Call when a prerequisite is missing: panics in CI, else prints why the
+/// test is skipped. Returns `None` so callers can `let Some(..) = ... else { return }`.
+pub fn missing<T>(what: &str) -> Option<T> {
+    assert!(!in_ci(), "CI=true but {what} is missing");
+    eprintln!("SKIPPED: {what} is missing");
+    None
+}
+
+/// The kernels directory, when it exists.
+#[must_use]
+pub fn kernels() -> Option<PathBuf> {
+    let dir = kernels_dir();
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        missing(&format!(
+            "kernel images at {} (set SCXPACK_TEST_KERNELS or run tests/vm/fetch-kernels.sh)",
+            dir.display()
+        ))
+    }
+}
+
+/// The `vmlinuz` of kernel folder `name` (e.g. `6.16.3+deb13`), when present.
+#[must_use]
+pub fn vmlinuz(name: &str) -> Option<PathBuf> {
+    let path = kernels()?.join(name).join("vmlinuz");
+    if path.is_file() {
+        Some(path)
+    } else {
+        missing(&format!("{}", path.display()))
+    }
+}
+
+/// A fresh, empty temporary directory unique to this test.
+#[must_use]
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("scxpack-test-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+/// Runs the `scxpack` binary with `args`; returns (exit code, stdout, stderr).
+#[must_use]
+pub fn scxpack(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scxpack"))
+        .args(args)
+        .output()
+        .expect("run scxpack");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
