@@ -10,5 +10,6 @@ pub mod btf;
 pub mod cli;
 pub mod kernel;
 pub mod live;
+pub mod matching;
 pub mod object;
 pub mod vm;

@@ -91,6 +91,9 @@ pub struct KernelFacts {
     pub ops_members: Vec<OpsMember>,
     /// Every `SCX_*` enumerator.
     pub enums: BTreeMap<String, EnumValue>,
+    /// The `ops.flags` bits the kernel accepts: `enum scx_ops_flags` without
+    /// its `SCX_OPS_ALL_FLAGS` summary.
+    pub ops_flags: BTreeMap<String, u64>,
     /// `BPF_MAP_TYPE_*` → value, from the kernel's `enum bpf_map_type`.
     pub map_types: BTreeMap<String, u64>,
     /// `BPF_PROG_TYPE_*` → value, from `enum bpf_prog_type`.
@@ -121,6 +124,10 @@ impl KernelFacts {
             kfuncs,
             ops_members,
             enums: scan.scx_enums,
+            ops_flags: enum_by_name(btf, scan.uapi.ops_flags)
+                .into_iter()
+                .filter(|(name, _)| name != "SCX_OPS_ALL_FLAGS")
+                .collect(),
             map_types: enum_by_name(btf, scan.uapi.map_type),
             prog_types: enum_by_name(btf, scan.uapi.prog_type),
             helpers: enum_by_name(btf, scan.uapi.func_id),
@@ -151,12 +158,13 @@ impl KernelFacts {
     }
 }
 
-/// Type ids of the uapi enums the facts name.
+/// Type ids of the enums the facts list by name.
 #[derive(Default)]
 struct UapiEnums {
     map_type: Option<u32>,
     prog_type: Option<u32>,
     func_id: Option<u32>,
+    ops_flags: Option<u32>,
 }
 
 /// What one pass over the types collects.
@@ -207,6 +215,9 @@ impl<'a> Scan<'a> {
     }
 
     fn enumeration(&mut self, btf: &Btf<'a>, ty: &Type<'a>) {
+        if btf.str_is(ty.name_off, "scx_ops_flags") {
+            self.uapi.ops_flags.get_or_insert(ty.id);
+        }
         if !btf.str_starts_with(ty.name_off, "bpf_") {
             self.scx_enumerators(btf, ty);
             return;

@@ -24,6 +24,10 @@ pub struct KfuncExtern {
     pub signature: Shape,
     /// Programs that call it.
     pub called_from: Vec<String>,
+    /// Programs that test whether it exists (`bpf_ksym_exists()`, an `lddw`
+    /// of its address): there, calls to absent weak kfuncs are dead code.
+    #[serde(default)]
+    pub tested_in: Vec<String>,
 }
 
 /// A `__kconfig` extern.
@@ -70,7 +74,8 @@ pub(crate) fn kfuncs(obj: &BpfElf<'_>, btf: &Btf<'_>, programs: &[Program]) -> V
                 weak: is_weak(obj, name),
                 proto: fmt.prototype(name, f.id),
                 signature: fmt.shape(f.size_or_type),
-                called_from: callers(obj, programs, name),
+                called_from: referrers(obj, programs, name, Use::Call),
+                tested_in: referrers(obj, programs, name, Use::Address),
             }
         })
         .collect();
@@ -78,11 +83,29 @@ pub(crate) fn kfuncs(obj: &BpfElf<'_>, btf: &Btf<'_>, programs: &[Program]) -> V
     out
 }
 
-fn callers(obj: &BpfElf<'_>, programs: &[Program], symbol: &str) -> Vec<String> {
+/// How an instruction refers to an extern.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Use {
+    /// `call` (a kfunc call).
+    Call,
+    /// `lddw` (its address, as `bpf_ksym_exists()` loads it).
+    Address,
+}
+
+fn use_at(data: &[u8], offset: u64) -> Option<Use> {
+    match data.get(usize::try_from(offset).ok()?)? {
+        0x85 => Some(Use::Call),
+        0x18 => Some(Use::Address),
+        _ => None,
+    }
+}
+
+/// Programs with an instruction that refers to `symbol` the way `how` says.
+fn referrers(obj: &BpfElf<'_>, programs: &[Program], symbol: &str, how: Use) -> Vec<String> {
     let mut out: Vec<String> = obj
         .exec_sections()
         .flat_map(|s| s.relocs.iter().map(move |r| (s, r)))
-        .filter(|(_, r)| r.symbol == symbol)
+        .filter(|(s, r)| r.symbol == symbol && use_at(s.data, r.offset) == Some(how))
         .filter_map(|(s, r)| owner(programs, &s.name, (r.offset / 8) as u32))
         .map(|p| p.name.clone())
         .collect();

@@ -1,0 +1,250 @@
+//! The result of matching: a [`Verdict`], the [`Shim`]s the loader applies,
+//! and the [`Reason`]s a load would be refused, each with a sentence that
+//! says what happened and what to do.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Loads as is, loads once shimmed, or is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Loads,
+    LoadsWithShims,
+    Refused,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Verdict::Loads => "loads",
+            Verdict::LoadsWithShims => "loads with shims",
+            Verdict::Refused => "refused",
+        })
+    }
+}
+
+/// A change the loader makes between open and load.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Shim {
+    /// An optional callback the kernel lacks is set to NULL.
+    NullCallback { map: String, member: String },
+    /// Optional `ops.flags` bits the kernel does not know are cleared.
+    MaskFlags {
+        map: String,
+        bits: u64,
+        names: Vec<String>,
+        flags_after: u64,
+    },
+    /// An `__SCX_*` `.rodata` slot gets the kernel's enumerator value (0 when absent).
+    FillEnumSlot {
+        slot: String,
+        enumerator: String,
+        value: u64,
+        present: bool,
+    },
+    /// A `CONFIG_*` `__kconfig` extern is supplied.
+    SupplyKconfig { name: String, value: String },
+}
+
+impl fmt::Display for Shim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Shim::NullCallback { map, member } => {
+                write!(f, "{map}.{member} set to NULL (optional; the kernel lacks it)")
+            }
+            Shim::MaskFlags { map, bits, names, flags_after } => write!(
+                f,
+                "{map}.flags: optional bits {bits:#x} ({}) cleared, flags now {flags_after:#x}",
+                names.join(", ")
+            ),
+            Shim::FillEnumSlot { slot, enumerator, value, present } => {
+                if *present {
+                    write!(f, "{slot} = {value:#x} ({enumerator})")
+                } else {
+                    write!(f, "{slot} = 0 ({enumerator} absent from this kernel)")
+                }
+            }
+            Shim::SupplyKconfig { name, value } => write!(f, "kconfig {name}={value}"),
+        }
+    }
+}
+
+/// Why a load would be refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reason {
+    NoSchedExt,
+    SchedExtTooOld,
+    KfuncMissing {
+        name: String,
+        object_proto: String,
+        programs: Vec<String>,
+    },
+    KfuncIncompatible {
+        name: String,
+        object_proto: String,
+        kernel_proto: String,
+    },
+    WeakKfuncCalledUnguarded { name: String, programs: Vec<String> },
+    BtfDefect { kfunc: String, kernel_proto: String },
+    MemberMissing {
+        map: String,
+        member: String,
+        optional_allowed: bool,
+    },
+    UnknownFlags { map: String, bits: u64, flags: u64 },
+    CoreUnresolved {
+        program: Option<String>,
+        relocation: String,
+        root_type: String,
+        path: String,
+    },
+    MapTypeMissing { map: String, map_type: u32 },
+    ProgTypeMissing { program: String, prog_type: String },
+    HelperMissing { id: u32 },
+    KconfigMissing { name: String, config_known: bool },
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::NoSchedExt => f.write_str(
+                "kernel without sched_ext (no struct sched_ext_ops): it needs CONFIG_SCHED_CLASS_EXT=y",
+            ),
+            Reason::SchedExtTooOld => {
+                f.write_str("sched_ext_ops has no `dump` member: sched_ext older than 6.12 is not supported")
+            }
+            Reason::KfuncMissing { name, object_proto, programs } => write!(
+                f,
+                "kfunc {name} is missing (object calls `{object_proto}` strongly from {})",
+                list(programs)
+            ),
+            Reason::KfuncIncompatible { name, object_proto, kernel_proto } => write!(
+                f,
+                "kfunc {name}: object declares `{object_proto}`, kernel has `{kernel_proto}` (func_proto incompatible)"
+            ),
+            Reason::WeakKfuncCalledUnguarded { name, programs } => write!(
+                f,
+                "weak kfunc {name} is missing and called without a bpf_ksym_exists() test in {}",
+                list(programs)
+            ),
+            Reason::BtfDefect { kfunc, kernel_proto } => write!(
+                f,
+                "kernel BTF defect: kfunc {kfunc} still carries the implicit aux argument (`{kernel_proto}`); \
+                 the kernel was built with pahole < 1.26"
+            ),
+            Reason::MemberMissing { map, member, optional_allowed } => {
+                write!(f, "{map} sets sched_ext_ops.{member}, which this kernel lacks")?;
+                if *optional_allowed {
+                    write!(f, " (mark it optional in the variant manifest to drop it here)")?;
+                }
+                Ok(())
+            }
+            Reason::UnknownFlags { map, bits, flags } => write!(
+                f,
+                "{map}.flags {flags:#x} has bits {bits:#x} this kernel does not know (it rejects them with EINVAL)"
+            ),
+            Reason::CoreUnresolved { program, relocation, root_type, path } => write!(
+                f,
+                "CO-RE {relocation} of {path} ({root_type}) cannot resolve and is not guarded, in {}",
+                program.as_deref().unwrap_or("?")
+            ),
+            Reason::MapTypeMissing { map, map_type } => {
+                write!(f, "map {map} has type {map_type}, which this kernel does not know")
+            }
+            Reason::ProgTypeMissing { program, prog_type } => {
+                write!(f, "program {program} needs {prog_type}, which this kernel does not know")
+            }
+            Reason::HelperMissing { id } => write!(f, "BPF helper #{id} does not exist in this kernel"),
+            Reason::KconfigMissing { name, config_known } => {
+                if *config_known {
+                    write!(f, "strong __kconfig extern {name} is not set in the kernel config")
+                } else {
+                    write!(
+                        f,
+                        "strong __kconfig extern {name} needs the kernel config, which is unavailable \
+                         (give /boot/config-RELEASE or a `config` file beside the image)"
+                    )
+                }
+            }
+        }
+    }
+}
+
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "?".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// Everything matching found about one object on one kernel.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assessment {
+    pub shims: Vec<Shim>,
+    pub reasons: Vec<Reason>,
+    /// Observations that change nothing (optional kfuncs absent, checks skipped).
+    pub notes: Vec<String>,
+}
+
+impl Assessment {
+    pub(crate) fn shim(&mut self, s: Shim) {
+        self.shims.push(s);
+    }
+
+    pub(crate) fn refuse(&mut self, r: Reason) {
+        if !self.reasons.contains(&r) {
+            self.reasons.push(r);
+        }
+    }
+
+    pub(crate) fn note(&mut self, n: String) {
+        self.notes.push(n);
+    }
+
+    #[must_use]
+    pub fn verdict(&self) -> Verdict {
+        if !self.reasons.is_empty() {
+            Verdict::Refused
+        } else if self.shims.is_empty() {
+            Verdict::Loads
+        } else {
+            Verdict::LoadsWithShims
+        }
+    }
+
+    #[must_use]
+    pub fn loadable(&self) -> bool {
+        self.reasons.is_empty()
+    }
+
+    /// The shims as a plan the loader applies.
+    #[must_use]
+    pub fn plan(&self) -> ShimPlan {
+        let mut plan = ShimPlan::default();
+        for s in &self.shims {
+            match s {
+                Shim::NullCallback { map, member } => plan.null_callbacks.push((map.clone(), member.clone())),
+                Shim::MaskFlags { map, flags_after, .. } => plan.flags.push((map.clone(), *flags_after)),
+                Shim::FillEnumSlot { slot, value, .. } => plan.enum_slots.push((slot.clone(), *value)),
+                Shim::SupplyKconfig { .. } => {}
+            }
+        }
+        plan
+    }
+}
+
+/// What the loader changes between open and load.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShimPlan {
+    /// (map, member) callbacks to set to NULL.
+    pub null_callbacks: Vec<(String, String)>,
+    /// (map, new flags value).
+    pub flags: Vec<(String, u64)>,
+    /// (`.rodata` variable, value).
+    pub enum_slots: Vec<(String, u64)>,
+}
