@@ -12,4 +12,5 @@ pub mod kernel;
 pub mod live;
 pub mod matching;
 pub mod object;
+pub mod package;
 pub mod vm;
