@@ -7,6 +7,7 @@
 //! [`object::Requirements`]. Only [`live`] touches `/sys` and `uname`.
 
 pub mod btf;
+pub mod check;
 pub mod cli;
 pub mod kernel;
 pub mod live;

@@ -5,6 +5,7 @@
 //! (with its causes) and treats a closed stdout as success.
 
 mod btf;
+mod check;
 mod inspect;
 mod output;
 mod probe;
@@ -34,6 +35,8 @@ enum Command {
     Probe(probe::Args),
     /// Show what a BPF object needs from a kernel.
     Inspect(inspect::Args),
+    /// Which variant of each scheduler loads on each kernel, offline.
+    Check(check::Args),
     /// Kernel BTF tools.
     #[command(subcommand)]
     Btf(btf::Command),
@@ -47,6 +50,7 @@ pub fn main() -> ExitCode {
         Command::Probe(args) => probe::run(&args),
         Command::Inspect(args) => inspect::run(&args),
         Command::Btf(cmd) => btf::run(&cmd),
+        Command::Check(args) => check::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -36,7 +36,8 @@ impl<'a> KernelTypes<'a> {
 
 pub(super) fn check(req: &Requirements, kernel: &KernelTypes<'_>, a: &mut Assessment) {
     for r in &req.core_relocs {
-        if r.kind.is_existence_probe() || r.kind == CoreReloKind::TypeIdLocal || resolves(r, kernel) {
+        if r.kind.is_existence_probe() || r.kind == CoreReloKind::TypeIdLocal || resolves(r, kernel)
+        {
             continue;
         }
         if is_guarded(r, &req.core_relocs) {
@@ -72,7 +73,10 @@ fn root_kind_matches(local_root: &str, t: &Type<'_>) -> bool {
         Some("struct") => matches!(t.kind, Kind::Struct),
         Some("union") => matches!(t.kind, Kind::Union),
         Some("enum") => matches!(t.kind, Kind::Enum | Kind::Enum64),
-        _ => !matches!(t.kind, Kind::Func | Kind::Var | Kind::DeclTag | Kind::Datasec),
+        _ => !matches!(
+            t.kind,
+            Kind::Func | Kind::Var | Kind::DeclTag | Kind::Datasec
+        ),
     }
 }
 
@@ -84,11 +88,16 @@ fn root_name(root_type: &str) -> &str {
 
 fn resolves(r: &CoreRequirement, kernel: &KernelTypes<'_>) -> bool {
     let name = root_name(&r.root_type);
-    let mut roots = kernel.named(name).filter(|t| root_kind_matches(&r.root_type, t));
+    let mut roots = kernel
+        .named(name)
+        .filter(|t| root_kind_matches(&r.root_type, t));
     match r.kind {
         CoreReloKind::EnumvalValue => {
             let enumerator = r.path.as_str();
-            roots.any(|t| t.enumerators().any(|e| kernel.btf.str_at(e.name_off) == enumerator))
+            roots.any(|t| {
+                t.enumerators()
+                    .any(|e| kernel.btf.str_at(e.name_off) == enumerator)
+            })
         }
         CoreReloKind::TypeIdTarget | CoreReloKind::TypeSize => roots.next().is_some(),
         _ => roots.any(|t| field_path_exists(&kernel.btf, t.id, &r.fields)),

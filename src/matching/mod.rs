@@ -87,7 +87,12 @@ pub fn choose(assessments: &[Assessment]) -> Option<usize> {
     assessments.iter().position(Assessment::loadable)
 }
 
-fn check_struct_ops(map: &StructOpsMap, policy: &VariantPolicy, facts: &KernelFacts, a: &mut Assessment) {
+fn check_struct_ops(
+    map: &StructOpsMap,
+    policy: &VariantPolicy,
+    facts: &KernelFacts,
+    a: &mut Assessment,
+) {
     if map.kernel_type != SCHED_EXT_OPS {
         a.note(format!(
             "struct_ops map {} of type {} not checked (only sched_ext_ops is modelled)",
@@ -121,13 +126,15 @@ fn check_struct_ops(map: &StructOpsMap, policy: &VariantPolicy, facts: &KernelFa
 
 /// Mask of the `SCX_OPS_*` flag bits the kernel accepts.
 fn known_flags(facts: &KernelFacts) -> u64 {
-    facts
-        .ops_flags
-        .values()
-        .fold(0, |acc, v| acc | v)
+    facts.ops_flags.values().fold(0, |acc, v| acc | v)
 }
 
-fn check_flags(map: &StructOpsMap, policy: &VariantPolicy, facts: &KernelFacts, a: &mut Assessment) {
+fn check_flags(
+    map: &StructOpsMap,
+    policy: &VariantPolicy,
+    facts: &KernelFacts,
+    a: &mut Assessment,
+) {
     let flags = map.flags.unwrap_or(0);
     let unknown = flags & !known_flags(facts);
     if unknown == 0 {
@@ -185,7 +192,10 @@ fn check_kfunc(k: &KfuncExtern, facts: &KernelFacts, guarded: &BTreeSet<&str>, a
             .cloned()
             .collect();
         if unguarded.is_empty() {
-            a.note(format!("optional kfunc {} absent: its guarded calls are dead code", k.kernel_name));
+            a.note(format!(
+                "optional kfunc {} absent: its guarded calls are dead code",
+                k.kernel_name
+            ));
             return;
         }
         a.refuse(Reason::WeakKfuncCalledUnguarded {
@@ -215,8 +225,12 @@ fn check_kfunc(k: &KfuncExtern, facts: &KernelFacts, guarded: &BTreeSet<&str>, a
 
 fn fill_enum_slots(req: &Requirements, facts: &KernelFacts, a: &mut Assessment) {
     for slot in req.enum_slots() {
-        let Some(enumerator) = &slot.enum_slot else { continue };
-        let value = facts.enum_value(enumerator).map(|v| v.bits());
+        let Some(enumerator) = &slot.enum_slot else {
+            continue;
+        };
+        let value = facts
+            .enum_value(enumerator)
+            .map(crate::kernel::EnumValue::bits);
         a.shim(Shim::FillEnumSlot {
             slot: slot.name.clone(),
             enumerator: enumerator.clone(),
@@ -252,4 +266,3 @@ fn check_types(req: &Requirements, facts: &KernelFacts, a: &mut Assessment) {
         }
     }
 }
-

@@ -16,8 +16,8 @@ pub fn compatible(local: &Shape, kernel: &Shape) -> bool {
         | (Shape::Struct { .. }, Shape::Struct { .. })
         | (Shape::Union { .. }, Shape::Union { .. })
         | (Shape::Opaque { .. }, Shape::Opaque { .. }) => true,
-        (Shape::Ptr { to: a }, Shape::Ptr { to: b }) => compatible(a, b),
-        (Shape::Array { of: a, .. }, Shape::Array { of: b, .. }) => compatible(a, b),
+        (Shape::Ptr { to: a }, Shape::Ptr { to: b })
+        | (Shape::Array { of: a, .. }, Shape::Array { of: b, .. }) => compatible(a, b),
         (
             Shape::Func {
                 ret: ra,
@@ -27,7 +27,11 @@ pub fn compatible(local: &Shape, kernel: &Shape) -> bool {
                 ret: rb,
                 params: pb,
             },
-        ) => pa.len() == pb.len() && pa.iter().zip(pb).all(|(a, b)| compatible(a, b)) && compatible(ra, rb),
+        ) => {
+            pa.len() == pb.len()
+                && pa.iter().zip(pb).all(|(a, b)| compatible(a, b))
+                && compatible(ra, rb)
+        }
         _ => false,
     }
 }
@@ -37,7 +41,10 @@ mod tests {
     use super::*;
 
     fn int(bytes: u32) -> Shape {
-        Shape::Int { bytes, signed: false }
+        Shape::Int {
+            bytes,
+            signed: false,
+        }
     }
 
     fn ptr(to: Shape) -> Shape {
@@ -58,9 +65,17 @@ mod tests {
 
     #[test]
     fn arity_and_return_kind_matter() {
-        let task = ptr(Shape::Struct { name: "task_struct".into() });
+        let task = ptr(Shape::Struct {
+            name: "task_struct".into(),
+        });
         let v1 = func(Shape::Void, vec![task.clone(), int(8), int(8), int(8)]);
-        let v2 = func(Shape::Int { bytes: 1, signed: false }, vec![task.clone(), int(8), int(8), int(8)]);
+        let v2 = func(
+            Shape::Int {
+                bytes: 1,
+                signed: false,
+            },
+            vec![task.clone(), int(8), int(8), int(8)],
+        );
         let short = func(Shape::Void, vec![task, int(8)]);
         assert!(compatible(&v1, &v1));
         assert!(!compatible(&v1, &v2), "void vs bool return");

@@ -53,14 +53,27 @@ impl fmt::Display for Shim {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Shim::NullCallback { map, member } => {
-                write!(f, "{map}.{member} set to NULL (optional; the kernel lacks it)")
+                write!(
+                    f,
+                    "{map}.{member} set to NULL (optional; the kernel lacks it)"
+                )
             }
-            Shim::MaskFlags { map, bits, names, flags_after } => write!(
+            Shim::MaskFlags {
+                map,
+                bits,
+                names,
+                flags_after,
+            } => write!(
                 f,
                 "{map}.flags: optional bits {bits:#x} ({}) cleared, flags now {flags_after:#x}",
                 names.join(", ")
             ),
-            Shim::FillEnumSlot { slot, enumerator, value, present } => {
+            Shim::FillEnumSlot {
+                slot,
+                enumerator,
+                value,
+                present,
+            } => {
                 if *present {
                     write!(f, "{slot} = {value:#x} ({enumerator})")
                 } else {
@@ -88,24 +101,45 @@ pub enum Reason {
         object_proto: String,
         kernel_proto: String,
     },
-    WeakKfuncCalledUnguarded { name: String, programs: Vec<String> },
-    BtfDefect { kfunc: String, kernel_proto: String },
+    WeakKfuncCalledUnguarded {
+        name: String,
+        programs: Vec<String>,
+    },
+    BtfDefect {
+        kfunc: String,
+        kernel_proto: String,
+    },
     MemberMissing {
         map: String,
         member: String,
         optional_allowed: bool,
     },
-    UnknownFlags { map: String, bits: u64, flags: u64 },
+    UnknownFlags {
+        map: String,
+        bits: u64,
+        flags: u64,
+    },
     CoreUnresolved {
         program: Option<String>,
         relocation: String,
         root_type: String,
         path: String,
     },
-    MapTypeMissing { map: String, map_type: u32 },
-    ProgTypeMissing { program: String, prog_type: String },
-    HelperMissing { id: u32 },
-    KconfigMissing { name: String, config_known: bool },
+    MapTypeMissing {
+        map: String,
+        map_type: u32,
+    },
+    ProgTypeMissing {
+        program: String,
+        prog_type: String,
+    },
+    HelperMissing {
+        id: u32,
+    },
+    KconfigMissing {
+        name: String,
+        config_known: bool,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -228,9 +262,15 @@ impl Assessment {
         let mut plan = ShimPlan::default();
         for s in &self.shims {
             match s {
-                Shim::NullCallback { map, member } => plan.null_callbacks.push((map.clone(), member.clone())),
-                Shim::MaskFlags { map, flags_after, .. } => plan.flags.push((map.clone(), *flags_after)),
-                Shim::FillEnumSlot { slot, value, .. } => plan.enum_slots.push((slot.clone(), *value)),
+                Shim::NullCallback { map, member } => {
+                    plan.null_callbacks.push((map.clone(), member.clone()))
+                }
+                Shim::MaskFlags {
+                    map, flags_after, ..
+                } => plan.flags.push((map.clone(), *flags_after)),
+                Shim::FillEnumSlot { slot, value, .. } => {
+                    plan.enum_slots.push((slot.clone(), *value))
+                }
                 Shim::SupplyKconfig { .. } => {}
             }
         }

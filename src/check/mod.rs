@@ -1,0 +1,248 @@
+//! The offline compatibility matrix: every scheduler of every package against
+//! every kernel, from kernel images alone.
+//!
+//! Each kernel is read and parsed once (in parallel, one thread per core) and
+//! reused for every package; each variant is judged by the same pure
+//! [`crate::matching::assess`] that `run` uses before it touches a kernel.
+
+pub mod report;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::btf::Btf;
+use crate::kernel::{KernelError, KernelFacts, source};
+use crate::matching::{self, Assessment, Kconfig, KernelTypes, Target, Verdict};
+use crate::package::Package;
+
+/// One variant's verdict on one kernel.
+#[derive(Debug, Clone, Serialize)]
+pub struct VariantResult {
+    pub variant: String,
+    pub verdict: Verdict,
+    #[serde(flatten)]
+    pub assessment: Assessment,
+}
+
+/// One kernel × scheduler cell of the matrix.
+#[derive(Debug, Clone, Serialize)]
+pub struct CellResult {
+    /// The kernel's label (release, else path).
+    pub kernel: String,
+    pub kernel_path: PathBuf,
+    pub package: String,
+    pub scheduler: String,
+    /// The variant the loader would choose, if any loads.
+    pub variant: Option<String>,
+    pub loadable: bool,
+    /// The kernel has sched_ext at all.
+    pub sched_ext: bool,
+    /// Shims of the chosen variant (as sentences).
+    pub shims: Vec<String>,
+    /// Why no variant loads, or why preferred variants were skipped (as sentences).
+    pub reasons: Vec<String>,
+    /// Every variant's verdict, in preference order.
+    pub variants: Vec<VariantResult>,
+}
+
+/// A kernel given to `check`, as read.
+#[derive(Debug, Clone, Serialize)]
+pub struct KernelSummary {
+    pub label: String,
+    pub path: PathBuf,
+    pub sched_ext: bool,
+    pub kconfig: bool,
+}
+
+/// The whole matrix.
+#[derive(Debug, Clone, Serialize)]
+pub struct Matrix {
+    pub kernels: Vec<KernelSummary>,
+    pub results: Vec<CellResult>,
+}
+
+impl Matrix {
+    /// True when every sched_ext kernel has a loadable variant of every
+    /// scheduler (and, with `require_sched_ext`, every kernel has sched_ext).
+    #[must_use]
+    pub fn all_loadable(&self, require_sched_ext: bool) -> bool {
+        self.results
+            .iter()
+            .all(|c| c.loadable || (!c.sched_ext && !require_sched_ext))
+    }
+}
+
+/// Expands `--kernel` arguments: files as given, directories searched.
+pub fn expand_kernels(paths: &[PathBuf]) -> Result<Vec<PathBuf>, KernelError> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            out.extend(source::find_kernels(p)?);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// The kernel config beside an image: `config` or `config-RELEASE` in its folder.
+#[must_use]
+pub fn kconfig_beside(image: &Path, release: Option<&str>) -> Option<Kconfig> {
+    let dir = image.parent()?;
+    let mut candidates = vec![dir.join("config")];
+    if let Some(r) = release {
+        candidates.push(dir.join(format!("config-{r}")));
+    }
+    candidates
+        .iter()
+        .find_map(|c| std::fs::read_to_string(c).ok())
+        .map(|text| Kconfig::parse(&text))
+}
+
+/// Runs the matrix: `packages` × `kernels`.
+pub fn run(
+    packages: &[Package],
+    kernels: &[PathBuf],
+    cache: Option<&Path>,
+) -> Result<Matrix, KernelError> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(kernels.len().max(1));
+    let chunks: Vec<Vec<(usize, &PathBuf)>> = (0..workers)
+        .map(|w| {
+            kernels
+                .iter()
+                .enumerate()
+                .skip(w)
+                .step_by(workers)
+                .collect()
+        })
+        .collect();
+    let mut per_kernel: Vec<(usize, KernelSummary, Vec<CellResult>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| {
+                s.spawn(move || {
+                    chunk
+                        .into_iter()
+                        .map(|(i, path)| {
+                            check_kernel(packages, path, cache).map(|(k, c)| (i, k, c))
+                        })
+                        .collect::<Result<Vec<_>, KernelError>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("check worker panicked"))
+            .collect::<Result<Vec<Vec<_>>, _>>()
+            .map(|v| v.into_iter().flatten().collect())
+    })?;
+    per_kernel.sort_by_key(|(i, _, _)| *i);
+    let mut matrix = Matrix {
+        kernels: Vec::new(),
+        results: Vec::new(),
+    };
+    for (_, summary, cells) in per_kernel {
+        matrix.kernels.push(summary);
+        matrix.results.extend(cells);
+    }
+    Ok(matrix)
+}
+
+fn check_kernel(
+    packages: &[Package],
+    path: &Path,
+    cache: Option<&Path>,
+) -> Result<(KernelSummary, Vec<CellResult>), KernelError> {
+    let image = source::read_kernel_cached(path, cache)?;
+    let btf = Btf::parse(&image.btf).map_err(|e| KernelError::Btf {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    let facts = KernelFacts::from_btf(&btf, image.release.clone());
+    let needs_core = packages.iter().any(has_core_relocs);
+    let types = needs_core.then(|| KernelTypes::new(btf));
+    let kconfig = kconfig_beside(path, image.release.as_deref());
+    let target = Target {
+        facts: &facts,
+        btf: types.as_ref(),
+        kconfig: kconfig.as_ref(),
+    };
+    let label = facts
+        .release
+        .clone()
+        .unwrap_or_else(|| path.display().to_string());
+    let summary = KernelSummary {
+        label: label.clone(),
+        path: path.to_path_buf(),
+        sched_ext: facts.sched_ext,
+        kconfig: kconfig.is_some(),
+    };
+    let cells = packages
+        .iter()
+        .flat_map(|pkg| {
+            pkg.manifest
+                .schedulers
+                .iter()
+                .map(move |s| (pkg.manifest.name.clone(), s))
+        })
+        .map(|(pkg, sched)| cell(&label, path, pkg, sched, &target))
+        .collect();
+    Ok((summary, cells))
+}
+
+fn has_core_relocs(p: &Package) -> bool {
+    p.manifest
+        .schedulers
+        .iter()
+        .flat_map(|s| &s.variants)
+        .any(|v| !v.requirements.core_relocs.is_empty())
+}
+
+fn cell(
+    label: &str,
+    path: &Path,
+    package: String,
+    sched: &crate::package::Scheduler,
+    target: &Target<'_>,
+) -> CellResult {
+    let variants: Vec<VariantResult> = sched
+        .variants
+        .iter()
+        .map(|v| {
+            let assessment = matching::assess(&v.requirements, &v.policy, target);
+            VariantResult {
+                variant: v.name.clone(),
+                verdict: assessment.verdict(),
+                assessment,
+            }
+        })
+        .collect();
+    let chosen = variants.iter().find(|v| v.assessment.loadable());
+    let reasons = variants
+        .iter()
+        .take_while(|v| !v.assessment.loadable())
+        .flat_map(|v| {
+            v.assessment
+                .reasons
+                .iter()
+                .map(move |r| format!("{}: {r}", v.variant))
+        })
+        .collect();
+    CellResult {
+        kernel: label.to_string(),
+        kernel_path: path.to_path_buf(),
+        package,
+        scheduler: sched.name.clone(),
+        variant: chosen.map(|v| v.variant.clone()),
+        loadable: chosen.is_some(),
+        sched_ext: target.facts.sched_ext,
+        shims: chosen
+            .map(|v| v.assessment.shims.iter().map(ToString::to_string).collect())
+            .unwrap_or_default(),
+        reasons,
+        variants,
+    }
+}

@@ -1,0 +1,206 @@
+//! Renders a [`Matrix`]: a readable table, Markdown, and JUnit XML.
+
+use std::fmt::Write as _;
+
+use super::{CellResult, Matrix};
+
+/// Column label of a cell: `scheduler`, or `package/scheduler` when several
+/// packages are checked together.
+fn column(c: &CellResult, qualified: bool) -> String {
+    if qualified {
+        format!("{}/{}", c.package, c.scheduler)
+    } else {
+        c.scheduler.clone()
+    }
+}
+
+fn columns(m: &Matrix) -> (Vec<String>, bool) {
+    let packages: std::collections::BTreeSet<&str> =
+        m.results.iter().map(|c| c.package.as_str()).collect();
+    let qualified = packages.len() > 1;
+    let mut cols: Vec<String> = Vec::new();
+    for c in &m.results {
+        let col = column(c, qualified);
+        if !cols.contains(&col) {
+            cols.push(col);
+        }
+    }
+    (cols, qualified)
+}
+
+/// What a cell shows: the chosen variant, `no sched_ext`, or `NONE`.
+fn cell_text(c: &CellResult) -> String {
+    match (&c.variant, c.sched_ext) {
+        (_, false) => "no sched_ext".to_string(),
+        (Some(v), true) if c.shims.is_empty() => v.clone(),
+        (Some(v), true) => format!("{v} (shims)"),
+        (None, true) => "NONE".to_string(),
+    }
+}
+
+fn cell_for<'m>(m: &'m Matrix, kernel: &str, col: &str, qualified: bool) -> Option<&'m CellResult> {
+    m.results
+        .iter()
+        .find(|c| c.kernel == kernel && column(c, qualified) == col)
+}
+
+/// The human table plus, below it, why each failing cell failed.
+#[must_use]
+pub fn text(m: &Matrix, verbose: bool) -> String {
+    let (cols, q) = columns(m);
+    let kw = m
+        .kernels
+        .iter()
+        .map(|k| k.label.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let widths: Vec<usize> = cols
+        .iter()
+        .map(|col| {
+            m.kernels
+                .iter()
+                .filter_map(|k| cell_for(m, &k.label, col, q))
+                .map(|c| cell_text(c).len())
+                .chain([col.len()])
+                .max()
+                .unwrap_or(4)
+        })
+        .collect();
+    let mut out = format!("{:kw$}", "kernel");
+    for (col, w) in cols.iter().zip(&widths) {
+        let _ = write!(out, "  {col:w$}");
+    }
+    out.push('\n');
+    for k in &m.kernels {
+        let _ = write!(out, "{:kw$}", k.label);
+        for (col, w) in cols.iter().zip(&widths) {
+            let text = cell_for(m, &k.label, col, q).map_or_else(|| "?".to_string(), cell_text);
+            let _ = write!(out, "  {text:w$}");
+        }
+        out.push('\n');
+    }
+    details(m, verbose, &mut out);
+    out
+}
+
+fn details(m: &Matrix, verbose: bool, out: &mut String) {
+    for c in &m.results {
+        let show_reasons = c.sched_ext && !c.reasons.is_empty() && (!c.loadable || verbose);
+        if show_reasons {
+            let what = if c.loadable {
+                "skipped variants"
+            } else {
+                "no variant loads"
+            };
+            let _ = writeln!(out, "\n{} / {}: {what}", c.kernel, c.scheduler);
+            for r in &c.reasons {
+                let _ = writeln!(out, "  - {r}");
+            }
+        }
+        if verbose && c.loadable && !c.shims.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n{} / {}: {} with shims",
+                c.kernel,
+                c.scheduler,
+                c.variant.as_deref().unwrap_or("?")
+            );
+            for s in &c.shims {
+                let _ = writeln!(out, "  + {s}");
+            }
+        }
+    }
+}
+
+/// A Markdown table for CI summaries.
+#[must_use]
+pub fn markdown(m: &Matrix) -> String {
+    let (cols, q) = columns(m);
+    let mut out = String::from("| kernel |");
+    for col in &cols {
+        let _ = write!(out, " {col} |");
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---|".repeat(cols.len()));
+    out.push('\n');
+    for k in &m.kernels {
+        let _ = write!(out, "| {} |", k.label);
+        for col in &cols {
+            let text = cell_for(m, &k.label, col, q).map_or_else(|| "?".to_string(), cell_text);
+            let _ = write!(out, " {text} |");
+        }
+        out.push('\n');
+    }
+    let failing: Vec<&CellResult> = m
+        .results
+        .iter()
+        .filter(|c| c.sched_ext && !c.loadable)
+        .collect();
+    if !failing.is_empty() {
+        out.push_str("\n**No loadable variant:**\n\n");
+        for c in failing {
+            let _ = writeln!(
+                out,
+                "- {} / {}: {}",
+                c.kernel,
+                c.scheduler,
+                c.reasons.join("; ")
+            );
+        }
+    }
+    out
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// JUnit XML: one test case per kernel × scheduler.
+#[must_use]
+pub fn junit(m: &Matrix, require_sched_ext: bool) -> String {
+    let failures = m
+        .results
+        .iter()
+        .filter(|c| !c.loadable && (c.sched_ext || require_sched_ext))
+        .count();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuite name=\"scxpack check\" tests=\"{}\" failures=\"{failures}\">",
+        m.results.len()
+    );
+    for c in &m.results {
+        let name = xml_escape(&format!("{} on {}", c.scheduler, c.kernel));
+        let class = xml_escape(&c.package);
+        let _ = write!(out, "  <testcase classname=\"{class}\" name=\"{name}\"");
+        if c.loadable {
+            let _ = writeln!(
+                out,
+                "><system-out>{}</system-out></testcase>",
+                xml_escape(&format!("variant {}", c.variant.as_deref().unwrap_or("?")))
+            );
+        } else if !c.sched_ext && !require_sched_ext {
+            let _ = writeln!(
+                out,
+                "><skipped message=\"kernel without sched_ext\"/></testcase>"
+            );
+        } else {
+            let msg = if c.sched_ext {
+                "no loadable variant"
+            } else {
+                "kernel without sched_ext"
+            };
+            let _ = writeln!(
+                out,
+                "><failure message=\"{msg}\">{}</failure></testcase>",
+                xml_escape(&c.reasons.join("\n"))
+            );
+        }
+    }
+    out.push_str("</testsuite>\n");
+    out
+}

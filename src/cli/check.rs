@@ -1,0 +1,73 @@
+//! `scxpack check PKG... --kernel PATH...`: the offline compatibility matrix.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use super::output::print_json;
+use crate::check::{self, report};
+use crate::kernel::source::default_cache_dir;
+use crate::package::Package;
+
+/// Exit status when some sched_ext kernel has no loadable variant of some
+/// scheduler (or, with `--require-sched-ext`, a kernel lacks sched_ext).
+pub const EXIT_NOT_LOADABLE: u8 = 3;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Packages (.scxpkg) or bare BPF objects (.bpf.o).
+    #[arg(required = true, value_name = "PKG")]
+    packages: Vec<PathBuf>,
+    /// Kernels: vmlinuz, vmlinux, raw BTF, kernel .deb, or directories searched for them.
+    #[arg(long = "kernel", required = true, value_name = "PATH")]
+    kernels: Vec<PathBuf>,
+    /// Print JSON instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Also write JUnit XML (one test case per kernel × scheduler) to FILE.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Also write a Markdown table to FILE.
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
+    /// Count kernels without sched_ext as failures.
+    #[arg(long)]
+    require_sched_ext: bool,
+    /// Show shims and the reasons preferred variants were skipped.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let packages = args
+        .packages
+        .iter()
+        .map(|p| Package::open(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let kernels = check::expand_kernels(&args.kernels)?;
+    anyhow::ensure!(
+        !kernels.is_empty(),
+        "no kernel images found in {:?}",
+        args.kernels
+    );
+    let matrix = check::run(&packages, &kernels, default_cache_dir().as_deref())?;
+    if args.json {
+        print_json(&matrix)?;
+    } else {
+        print!("{}", report::text(&matrix, args.verbose));
+    }
+    if let Some(path) = &args.junit {
+        std::fs::write(path, report::junit(&matrix, args.require_sched_ext))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = &args.markdown {
+        std::fs::write(path, report::markdown(&matrix))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(if matrix.all_loadable(args.require_sched_ext) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_NOT_LOADABLE)
+    })
+}
