@@ -6,9 +6,12 @@
 //! every library `ldd` lists copied at the same absolute path (the dynamic
 //! loader included), `/pkg/<file name>` for each payload, `/init`, the mount
 //! points and a `/dev/console` node. Assumes a glibc host (`ldd` from
-//! `libc-bin`); a static binary simply has no libraries to copy. The archive
-//! is deterministic (see [`super::cpio`]) and optionally gzip-compressed with a
-//! fixed header (mtime 0, no name).
+//! `libc-bin`); a static binary simply has no libraries to copy. The guest
+//! does not need debug info: [`strip_debug`] drops it with `objcopy` (a 46 MB
+//! debug build becomes ~6 MB) when binutils is there. The archive is
+//! deterministic (see [`super::cpio`]) and optionally gzip-compressed with a
+//! fixed header (mtime 0, no name) at the fastest level: the image is built
+//! once per run, and level 6 would save ~10 % for 3x the time.
 
 use std::fs;
 use std::io::Write;
@@ -41,7 +44,7 @@ const MOUNT_POINTS: &[&str] = &[
 /// How the archive is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Compression {
-    /// gzip (every kernel has `CONFIG_RD_GZIP`).
+    /// gzip, fastest level (every kernel has `CONFIG_RD_GZIP`).
     #[default]
     Gzip,
     /// A plain cpio archive.
@@ -111,7 +114,7 @@ pub fn encode(archive: &Archive, compression: Compression) -> Result<Vec<u8>, Vm
         Compression::Gzip => {
             let mut gz = GzBuilder::new()
                 .mtime(0)
-                .write(Vec::new(), flate2::Compression::default());
+                .write(Vec::new(), flate2::Compression::fast());
             gz.write_all(&cpio).map_err(fail)?;
             gz.finish().map_err(fail)
         }
@@ -139,6 +142,29 @@ pub fn shared_libraries(binary: &Path) -> Result<Vec<PathBuf>, VmError> {
         return Err(bad(format!("`ldd` failed: {}", stderr.trim())));
     }
     parse_ldd(&stdout).map_err(bad)
+}
+
+/// Copies `binary` without its debug sections into `dir` with
+/// `objcopy --strip-debug` and returns the copy; `Err` says why not (then
+/// use the binary as it is).
+pub fn strip_debug(binary: &Path, dir: &Path) -> Result<PathBuf, String> {
+    let name = binary.file_name().unwrap_or(binary.as_os_str());
+    let out = dir.join(name).with_extension("stripped");
+    let result = Command::new("objcopy")
+        .arg("--strip-debug")
+        .arg(binary)
+        .arg(&out)
+        .output();
+    match result {
+        Ok(o) if o.status.success() => Ok(out),
+        Ok(o) => Err(format!(
+            "objcopy --strip-debug failed: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Err(format!(
+            "objcopy not usable ({e}): apt-get install binutils to shrink the initramfs"
+        )),
+    }
 }
 
 fn is_static(ldd_text: &str) -> bool {

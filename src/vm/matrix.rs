@@ -39,12 +39,15 @@ pub fn run_matrix(
     validate(jobs, cfg)?;
     let tools = Tools::locate(cfg)?;
     let work = WorkDir::create()?;
+    let mut notes = Vec::new();
+    let tools = tools.strip_binary(&work.path, cfg, &mut notes);
     let initrd = write_initramfs(&work.path, &tools, payloads, jobs, cfg)?;
     let run = Run {
         tools: &tools,
         initrd: &initrd,
         jobs,
         cfg,
+        notes: &notes,
     };
     Ok(run.boot_all(&kernels))
 }
@@ -166,6 +169,20 @@ impl Tools {
     }
 }
 
+impl Tools {
+    /// Replaces the guest binary by a copy without debug info when
+    /// [`VmConfig::strip_debug`] asks for it and `objcopy` works.
+    fn strip_binary(mut self, work: &Path, cfg: &VmConfig, notes: &mut Vec<String>) -> Self {
+        if let (true, Some(binary)) = (cfg.strip_debug, &self.binary) {
+            match initramfs::strip_debug(binary, work) {
+                Ok(stripped) => self.binary = Some(stripped),
+                Err(why) => notes.push(format!("guest binary kept with its debug info: {why}")),
+            }
+        }
+        self
+    }
+}
+
 fn existing(path: &Path, tool: &'static str, package: &'static str) -> Result<PathBuf, VmError> {
     if path.is_file() {
         Ok(path.to_owned())
@@ -245,6 +262,8 @@ struct Run<'a> {
     initrd: &'a Path,
     jobs: &'a [GuestJob],
     cfg: &'a VmConfig,
+    /// Notes of the whole run, copied into every kernel's.
+    notes: &'a [String],
 }
 
 impl Run<'_> {
@@ -281,7 +300,7 @@ impl Run<'_> {
     /// Boots one kernel, trying KVM first under [`Accel::Auto`].
     fn boot_kernel(&self, index: usize, kernel: &Path) -> KernelRun {
         let start = Instant::now();
-        let mut notes = Vec::new();
+        let mut notes = self.notes.to_vec();
         let accel = match self.cfg.accel {
             Accel::Auto if qemu::kvm_usable() => {
                 let mut spec = self.spec(index, kernel, Accel::Kvm);
@@ -442,7 +461,8 @@ fn exited_reason(status: &str, outcome: &Outcome, report: &GuestReport) -> Optio
         }
         return Some(format!(
             "the kernel did not boot: QEMU ended ({status}) with no {BOOT_MARKER} marker on the \
-             console{}",
+             console (the guest reset or stopped before /init: a truncated or corrupt image, or a \
+             kernel this CPU model cannot run){}",
             console_tail(outcome)
         ));
     }

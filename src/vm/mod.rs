@@ -109,6 +109,9 @@ pub struct VmConfig {
     pub busybox: Option<PathBuf>,
     /// The binary placed at `/bin/scxpack`.
     pub guest_binary: GuestBinary,
+    /// Copy the guest binary without debug info (`objcopy --strip-debug`;
+    /// default: true). Without binutils the binary goes in as it is, with a note.
+    pub strip_debug: bool,
     /// Extra kernel command-line words.
     pub append: Vec<String>,
     /// Write each guest's raw console to `<log_dir>/<NN>-<kernel>-<accel>.log`.
@@ -131,6 +134,7 @@ impl Default for VmConfig {
             qemu: None,
             busybox: None,
             guest_binary: GuestBinary::CurrentExe,
+            strip_debug: true,
             append: Vec::new(),
             log_dir: None,
             init: InitOptions::default(),
