@@ -11,6 +11,7 @@ pub mod check;
 pub mod cli;
 pub mod kernel;
 pub mod live;
+pub mod loader;
 pub mod matching;
 pub mod object;
 pub mod package;

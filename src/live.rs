@@ -71,6 +71,12 @@ impl Root {
         self.0.join(rel)
     }
 
+    /// `rel` (e.g. `boot/config-6.16.3`) under this root.
+    #[must_use]
+    pub fn path(&self, rel: &std::path::Path) -> PathBuf {
+        self.0.join(rel)
+    }
+
     /// Reads the running kernel's BTF, release and sched_ext state.
     pub fn kernel(&self) -> Result<LiveKernel, LiveError> {
         let btf_path = self.join(SYS_BTF);

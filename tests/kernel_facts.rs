@@ -36,7 +36,9 @@ fn assert_member(f: &KernelFacts, name: &str, present: bool) {
 
 #[test]
 fn stock_6_12_has_no_sched_ext() {
-    let Some(f) = facts("6.12.117+deb13") else { return };
+    let Some(f) = facts("6.12.117+deb13") else {
+        return;
+    };
     assert_eq!(f.release.as_deref(), Some("6.12.117+deb13-amd64"));
     assert!(!f.sched_ext);
     assert!(f.ops_members.is_empty());
@@ -47,7 +49,9 @@ fn stock_6_12_has_no_sched_ext() {
 
 #[test]
 fn scx_6_12_has_the_old_api_and_no_kfunc_tags() {
-    let Some(f) = facts("6.12.117-scx") else { return };
+    let Some(f) = facts("6.12.117-scx") else {
+        return;
+    };
     assert!(f.sched_ext);
     assert!(!f.kfunc_tags, "built with pahole 1.24: no decl tags");
     assert_kfunc(&f, "scx_bpf_dispatch", true);
@@ -60,7 +64,9 @@ fn scx_6_12_has_the_old_api_and_no_kfunc_tags() {
 
 #[test]
 fn debian_6_16_has_both_dispatch_names() {
-    let Some(f) = facts("6.16.3+deb13") else { return };
+    let Some(f) = facts("6.16.3+deb13") else {
+        return;
+    };
     assert_eq!(f.release.as_deref(), Some("6.16.3+deb13-amd64"));
     assert_kfunc(&f, "scx_bpf_dispatch", true);
     assert_kfunc(&f, "scx_bpf_dsq_insert", true);
@@ -76,7 +82,9 @@ fn debian_6_16_has_both_dispatch_names() {
 
 #[test]
 fn debian_6_17_removed_the_old_dispatch_names() {
-    let Some(f) = facts("6.17.13+deb13") else { return };
+    let Some(f) = facts("6.17.13+deb13") else {
+        return;
+    };
     assert_kfunc(&f, "scx_bpf_dispatch", false);
     assert_kfunc(&f, "scx_bpf_consume", false);
     assert_member(&f, "cgroup_set_bandwidth", true);
@@ -84,7 +92,9 @@ fn debian_6_17_removed_the_old_dispatch_names() {
 
 #[test]
 fn debian_6_19_has_cgroup_set_idle_and_new_kfuncs() {
-    let Some(f) = facts("6.19.14+deb13") else { return };
+    let Some(f) = facts("6.19.14+deb13") else {
+        return;
+    };
     assert_member(&f, "cgroup_set_idle", true);
     assert_kfunc(&f, "scx_bpf_dsq_peek", true);
     assert_kfunc(&f, "scx_bpf_task_set_slice", true);
@@ -93,16 +103,26 @@ fn debian_6_19_has_cgroup_set_idle_and_new_kfuncs() {
 
 #[test]
 fn debian_7_1_has_sub_scheduler_members() {
-    let Some(f) = facts("7.1.13+deb13") else { return };
+    let Some(f) = facts("7.1.13+deb13") else {
+        return;
+    };
     assert_member(&f, "sub_attach", true);
     assert_member(&f, "sub_detach", true);
 }
 
 #[test]
 fn scx_enq_head_was_renumbered() {
-    let (Some(old), Some(new)) = (facts("6.16.3+deb13"), facts("7.2.13+deb14")) else { return };
-    assert_eq!(old.enum_value("SCX_ENQ_HEAD"), Some(EnumValue::Unsigned(0x10)));
-    assert_eq!(new.enum_value("SCX_ENQ_HEAD"), Some(EnumValue::Unsigned(0x10000)));
+    let (Some(old), Some(new)) = (facts("6.16.3+deb13"), facts("7.2.13+deb14")) else {
+        return;
+    };
+    assert_eq!(
+        old.enum_value("SCX_ENQ_HEAD"),
+        Some(EnumValue::Unsigned(0x10))
+    );
+    assert_eq!(
+        new.enum_value("SCX_ENQ_HEAD"),
+        Some(EnumValue::Unsigned(0x10000))
+    );
     for f in [&old, &new] {
         assert_eq!(
             f.enum_value("SCX_DSQ_LOCAL").map(EnumValue::bits),
@@ -116,12 +136,21 @@ fn scx_enq_head_was_renumbered() {
 fn every_image_parses_with_sane_facts() {
     let Some(dir) = common::kernels() else { return };
     let images = scxpack::kernel::source::find_kernels(&dir).expect("list kernels");
-    assert!(images.len() >= 9, "expected the 9 test kernels, found {images:?}");
+    assert!(
+        images.len() >= 9,
+        "expected the 9 test kernels, found {images:?}"
+    );
     let cache = common::temp_dir("facts-all");
     for path in images {
-        let k = Kernel::open(&path, Some(&cache)).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let k =
+            Kernel::open(&path, Some(&cache)).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let f = &k.facts;
-        assert!(f.btf_types > 100_000, "{}: {} types", path.display(), f.btf_types);
+        assert!(
+            f.btf_types > 100_000,
+            "{}: {} types",
+            path.display(),
+            f.btf_types
+        );
         assert!(f.defects.is_empty(), "{}: {:?}", path.display(), f.defects);
         assert_eq!(f.map_types.get("BPF_MAP_TYPE_STRUCT_OPS"), Some(&26));
         assert_eq!(f.prog_types.get("BPF_PROG_TYPE_STRUCT_OPS"), Some(&27));

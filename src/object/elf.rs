@@ -90,6 +90,17 @@ impl<'d> BpfElf<'d> {
         self.section(name).map(|s| s.data)
     }
 
+    /// Where variable `name` sits in `section`: its symbol's value. Clang
+    /// leaves DATASEC offsets at 0 in object files (libbpf fixes them up from
+    /// the symbol table the same way), so the BTF offset is only a fallback.
+    pub fn var_offset(&self, section: &str, name: &str, btf_offset: u32) -> u32 {
+        self.symbols
+            .iter()
+            .find(|s| s.name == name && s.section.as_deref() == Some(section) && !s.undefined)
+            .and_then(|s| u32::try_from(s.value).ok())
+            .unwrap_or(btf_offset)
+    }
+
     /// Executable sections (programs).
     pub fn exec_sections(&self) -> impl Iterator<Item = &Section<'d>> {
         self.sections.iter().filter(|s| s.exec)

@@ -21,7 +21,7 @@ pub use core_relo::CoreRequirement;
 pub use externs::{KconfigExtern, KfuncExtern, essential_name};
 pub use maps::MapDef;
 pub use programs::Program;
-pub use struct_ops::StructOpsMap;
+pub use struct_ops::{MemberSlot, StructOpsMap};
 
 /// Prefix of `.rodata` constants that the loader fills with kernel enum values.
 pub const SCX_ENUM_SLOT_PREFIX: &str = "__SCX_";
@@ -86,7 +86,23 @@ pub struct Requirements {
     pub programs: Vec<Program>,
     /// BPF helper ids called (sorted).
     pub helpers: Vec<u32>,
+    /// Where `ops.exit` records why the scheduler stopped, when the object
+    /// has a global of type `struct user_exit_info`.
+    #[serde(default)]
+    pub exit_info: Option<GlobalSlot>,
 }
+
+/// A global variable's place in a data section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlobalSlot {
+    pub name: String,
+    pub section: String,
+    pub offset: u32,
+    pub size: u32,
+}
+
+/// The type name of the exit-info record (the kernel's samples and ours).
+pub const EXIT_INFO_TYPE: &str = "user_exit_info";
 
 impl Requirements {
     /// Reads the object at `path`.
@@ -125,6 +141,7 @@ impl Requirements {
             rodata: rodata(&obj, &btf),
             maps: maps::maps(&obj, &btf),
             helpers: programs::helper_ids(&obj),
+            exit_info: exit_info(&obj, &btf),
             programs,
         })
     }
@@ -141,7 +158,7 @@ impl Requirements {
 }
 
 /// The NUL-terminated string at the start of `bytes`, lossily decoded.
-pub(crate) fn c_string(bytes: &[u8]) -> String {
+pub fn c_string(bytes: &[u8]) -> String {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
     String::from_utf8_lossy(&bytes[..end]).into_owned()
 }
@@ -154,6 +171,34 @@ pub(crate) fn read_le(bytes: &[u8]) -> Option<u64> {
     let mut raw = [0u8; 8];
     raw[..bytes.len()].copy_from_slice(bytes);
     Some(u64::from_le_bytes(raw))
+}
+
+/// The global of type `struct user_exit_info` in `.bss`/`.data`, preferring one named `uei`.
+fn exit_info(obj: &elf::BpfElf<'_>, btf: &Btf<'_>) -> Option<GlobalSlot> {
+    let mut found: Vec<GlobalSlot> = Vec::new();
+    for sec in btf.types().filter(|t| t.kind == crate::btf::Kind::Datasec) {
+        let section = btf.name(&sec);
+        if !(section.starts_with(".bss") || section.starts_with(".data")) {
+            continue;
+        }
+        for var in sec.datasec_vars() {
+            let Some(v) = btf.get(var.type_id) else { continue };
+            let is_uei = btf
+                .resolve(v.size_or_type)
+                .is_ok_and(|t| t.kind == crate::btf::Kind::Struct && btf.name(&t) == EXIT_INFO_TYPE);
+            if is_uei {
+                let name = btf.name(&v);
+                found.push(GlobalSlot {
+                    name: name.to_string(),
+                    section: section.to_string(),
+                    offset: obj.var_offset(section, name, var.offset),
+                    size: var.size,
+                });
+            }
+        }
+    }
+    let preferred = found.iter().position(|g| g.name == "uei").unwrap_or(0);
+    (!found.is_empty()).then(|| found.swap_remove(preferred))
 }
 
 /// `.rodata` (and `.rodata.*`) variables from their BTF DATASECs.
@@ -171,7 +216,8 @@ fn rodata(obj: &elf::BpfElf<'_>, btf: &Btf<'_>) -> Vec<RodataVar> {
                 continue;
             };
             let name = btf.name(&v).to_string();
-            let bytes = data.get(var.offset as usize..(var.offset + var.size) as usize);
+            let offset = obj.var_offset(section, &name, var.offset);
+            let bytes = data.get(offset as usize..offset.saturating_add(var.size) as usize);
             out.push(RodataVar {
                 enum_slot: name
                     .strip_prefix(SCX_ENUM_SLOT_PREFIX)
@@ -179,7 +225,7 @@ fn rodata(obj: &elf::BpfElf<'_>, btf: &Btf<'_>) -> Vec<RodataVar> {
                 type_name: fmt.type_name(v.size_or_type),
                 default: bytes.and_then(read_le),
                 section: section.to_string(),
-                offset: var.offset,
+                offset,
                 size: var.size,
                 name,
             });

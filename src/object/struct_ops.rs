@@ -33,6 +33,26 @@ pub struct StructOpsMap {
     pub ops_name: Option<String>,
     /// Byte size the object's type declares.
     pub size: u32,
+    /// Every member of the object's type with its offset and size, so the
+    /// loader can edit the map's data (flags, name, hotplug_seq, callbacks).
+    #[serde(default)]
+    pub layout: Vec<MemberSlot>,
+}
+
+/// Where a member lives in the object's struct_ops data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberSlot {
+    pub name: String,
+    pub offset: u32,
+    pub size: u32,
+}
+
+impl StructOpsMap {
+    /// The slot of member `name`.
+    #[must_use]
+    pub fn slot(&self, name: &str) -> Option<&MemberSlot> {
+        self.layout.iter().find(|m| m.name == name)
+    }
 }
 
 pub(crate) fn struct_ops_maps(obj: &BpfElf<'_>, btf: &Btf<'_>) -> Vec<StructOpsMap> {
@@ -45,10 +65,11 @@ pub(crate) fn struct_ops_maps(obj: &BpfElf<'_>, btf: &Btf<'_>) -> Vec<StructOpsM
         let Some(elf_sec) = obj.section(sec_name) else {
             continue;
         };
-        out.extend(
-            sec.datasec_vars()
-                .filter_map(|v| one_map(btf, elf_sec, &v, sec_name == ".struct_ops.link")),
-        );
+        out.extend(sec.datasec_vars().filter_map(|mut v| {
+            let name = btf.get(v.type_id).map(|t| btf.name(&t)).unwrap_or_default();
+            v.offset = obj.var_offset(sec_name, name, v.offset);
+            one_map(btf, elf_sec, &v, sec_name == ".struct_ops.link")
+        }));
     }
     out
 }
@@ -74,6 +95,7 @@ fn one_map(btf: &Btf<'_>, sec: &Section<'_>, var: &VarSecInfo, link: bool) -> Op
         flags: None,
         ops_name: None,
         size: st.size_or_type,
+        layout: Vec::new(),
     };
     for m in st.members() {
         record_member(btf, &m, sec, var.offset, data, &mut map);
@@ -95,6 +117,11 @@ fn record_member(
     let bytes = data
         .get(off as usize..(off + size) as usize)
         .unwrap_or_default();
+    map.layout.push(MemberSlot {
+        name: name.clone(),
+        offset: off,
+        size,
+    });
     let reloc = sec
         .relocs
         .iter()

@@ -1,0 +1,204 @@
+//! Kernel sources → raw BTF bytes plus the kernel release string.
+//!
+//! A packaging pipeline has kernels in many shapes: a raw BTF file (what
+//! `/sys/kernel/btf/vmlinux` holds), an ELF `vmlinux`, a compressed bzImage
+//! (`vmlinuz`, zstd/xz/gzip/lz4 payload) or a kernel `.deb`. This module tells
+//! them apart by CONTENT (never by file name), extracts the `.BTF` bytes and the
+//! release string, and hands them to the BTF parser, which validates them.
+//!
+//! Assumptions: the input may be hostile or truncated. Every offset is bounds
+//! checked, every size is checked arithmetic, decompression is capped
+//! ([`MAX_DECOMPRESSED`]) and nothing panics. The only I/O is reading the
+//! given files (and the BTF cache in [`cache`]); parsing itself is pure.
+
+mod bzimage;
+mod cache;
+mod deb;
+mod decompress;
+mod elf;
+mod error;
+mod find;
+mod sniff;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use cache::{
+    BtfCache, CacheOutcome, default_cache_dir, read_kernel_cached, read_kernel_cached_with_outcome,
+};
+pub use error::SourceError;
+pub use find::find_kernels;
+pub use sniff::{Format, sniff, sniff_file};
+
+/// Largest decompressed output accepted from any payload or archive member
+/// (1 GiB); a real vmlinux is 50–70 MB, so anything above is corrupt or hostile.
+pub const MAX_DECOMPRESSED: u64 = 1 << 30;
+
+/// The BTF magic `0xeb9f` as stored little-endian at offset 0.
+pub const BTF_MAGIC_LE: [u8; 2] = [0x9f, 0xeb];
+
+/// How a bzImage payload (the compressed vmlinux) is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Compression {
+    /// `CONFIG_KERNEL_ZSTD`: magic `28 b5 2f fd`.
+    Zstd,
+    /// `CONFIG_KERNEL_XZ`: magic `fd 37 7a 58 5a 00`.
+    Xz,
+    /// `CONFIG_KERNEL_GZIP`: magic `1f 8b`.
+    Gzip,
+    /// `CONFIG_KERNEL_LZ4`: the LZ4 *legacy* frame, magic `02 21 4c 18`.
+    Lz4Legacy,
+    /// `CONFIG_KERNEL_UNCOMPRESSED`: the payload is the ELF itself.
+    None,
+}
+
+impl fmt::Display for Compression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Zstd => "zstd",
+            Self::Xz => "xz",
+            Self::Gzip => "gzip",
+            Self::Lz4Legacy => "lz4 (legacy frame)",
+            Self::None => "uncompressed",
+        })
+    }
+}
+
+/// What a kernel source turned out to be, detected from its content.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum SourceKind {
+    /// Raw BTF, as in `/sys/kernel/btf/vmlinux`.
+    RawBtf,
+    /// An ELF `vmlinux` with a `.BTF` section.
+    ElfVmlinux,
+    /// An x86 bzImage (`vmlinuz`) with a compressed payload.
+    BzImage { compression: Compression },
+    /// A Debian package holding a kernel at `member` (path inside `data.tar`).
+    Deb {
+        member: String,
+        inner: Box<SourceKind>,
+    },
+}
+
+impl fmt::Display for SourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::RawBtf => f.write_str("raw BTF"),
+            Self::ElfVmlinux => f.write_str("ELF vmlinux"),
+            Self::BzImage { compression } => write!(f, "bzImage ({compression} payload)"),
+            Self::Deb { member, inner } => write!(f, ".deb with {member}: {inner}"),
+        }
+    }
+}
+
+/// A kernel source reduced to what scxpack needs from it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KernelImage {
+    /// The file it came from (as given by the caller).
+    pub path: PathBuf,
+    /// What the file turned out to be.
+    pub kind: SourceKind,
+    /// Kernel release (`uname -r`), e.g. `6.16.3+deb13-amd64`, when the source
+    /// carries one (bzImage header, or the `linux_banner` of an ELF vmlinux).
+    pub release: Option<String>,
+    /// The raw BTF bytes (not validated beyond the magic).
+    pub btf: Vec<u8>,
+}
+
+impl fmt::Debug for KernelImage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KernelImage")
+            .field("path", &self.path)
+            .field("kind", &self.kind)
+            .field("release", &self.release)
+            .field("btf_len", &self.btf.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads one kernel source file and extracts its BTF and release.
+pub fn read_kernel_file(path: &Path) -> Result<KernelImage, SourceError> {
+    let bytes = std::fs::read(path).map_err(|source| SourceError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    read_kernel_bytes(path, &bytes)
+}
+
+/// Extracts BTF and release from a kernel source already in memory;
+/// `path_for_messages` names it in errors and in the result.
+pub fn read_kernel_bytes(
+    path_for_messages: &Path,
+    bytes: &[u8],
+) -> Result<KernelImage, SourceError> {
+    read_kernel_bytes_with_limit(path_for_messages, bytes, MAX_DECOMPRESSED)
+}
+
+/// [`read_kernel_bytes`] with a custom cap on decompressed sizes.
+pub fn read_kernel_bytes_with_limit(
+    path_for_messages: &Path,
+    bytes: &[u8],
+    max_output: u64,
+) -> Result<KernelImage, SourceError> {
+    let limits = Limits { max_output };
+    let (kind, release, btf) = extract(path_for_messages, bytes, limits, true)?;
+    Ok(KernelImage {
+        path: path_for_messages.to_path_buf(),
+        kind,
+        release,
+        btf,
+    })
+}
+
+/// Caps applied while reading one source.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    max_output: u64,
+}
+
+/// What [`extract`] yields: the kind, the release and the BTF bytes.
+type Extracted = (SourceKind, Option<String>, Vec<u8>);
+
+/// Dispatches on the sniffed format; `allow_deb` is false inside a `.deb`.
+fn extract(
+    path: &Path,
+    bytes: &[u8],
+    limits: Limits,
+    allow_deb: bool,
+) -> Result<Extracted, SourceError> {
+    match sniff(bytes) {
+        Some(Format::BzImage) => bzimage::extract(path, bytes, limits),
+        Some(Format::Elf) => {
+            let btf = elf::btf_section(path, bytes)?.to_vec();
+            Ok((SourceKind::ElfVmlinux, elf::banner_release(bytes), btf))
+        }
+        Some(Format::RawBtf) => Ok((SourceKind::RawBtf, None, raw_btf(path, bytes)?)),
+        Some(Format::Deb) if allow_deb => deb::extract(path, bytes, limits),
+        Some(Format::Deb) => Err(SourceError::NestedDeb {
+            path: path.to_path_buf(),
+        }),
+        None if bytes.is_empty() => Err(SourceError::Empty {
+            path: path.to_path_buf(),
+        }),
+        None => Err(SourceError::UnknownFormat {
+            path: path.to_path_buf(),
+            magic: error::prefix(bytes, 8),
+            len: bytes.len() as u64,
+        }),
+    }
+}
+
+/// Raw BTF: checks the version byte and returns the bytes unchanged.
+fn raw_btf(path: &Path, bytes: &[u8]) -> Result<Vec<u8>, SourceError> {
+    match bytes.get(2) {
+        Some(1) => Ok(bytes.to_vec()),
+        version => Err(SourceError::BtfVersion {
+            path: path.to_path_buf(),
+            version: version.copied(),
+        }),
+    }
+}
