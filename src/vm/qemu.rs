@@ -7,7 +7,11 @@
 //! log file; stderr (QEMU's own errors) is collected by another thread. On a
 //! deadline the whole process group is sent SIGKILL (through the `kill`
 //! utility, std having no `killpg`; the child itself is also killed through
-//! std as a fallback) and reaped, so no guest outlives its run.
+//! std as a fallback) and reaped, so no guest outlives its run. QEMU is
+//! started under coreutils `timeout --signal=KILL` (the deadline plus
+//! [`ORPHAN_GRACE`]) when that is in `PATH`, so a guest is bounded even if
+//! this process dies first (its own process group does not get the
+//! terminal's Ctrl-C).
 
 use std::ffi::OsString;
 use std::fs::{self, File};
@@ -28,6 +32,9 @@ pub const BASE_APPEND: &str = "console=ttyS0 quiet panic=-1";
 pub const QEMU_BINARY: &str = "qemu-system-x86_64";
 
 const POLL: Duration = Duration::from_millis(20);
+
+/// How long after its deadline `timeout(1)` kills an orphaned QEMU.
+pub const ORPHAN_GRACE: Duration = Duration::from_secs(10);
 
 /// Everything needed to start one guest.
 #[derive(Debug, Clone)]
@@ -176,13 +183,37 @@ pub fn run(spec: &QemuSpec) -> Outcome {
 }
 
 fn spawn(spec: &QemuSpec) -> std::io::Result<Child> {
-    Command::new(&spec.qemu)
+    let qemu = resolve_program(&spec.qemu)?;
+    let mut command = match find_in_path("timeout") {
+        Some(timeout) => {
+            let limit = (spec.timeout + ORPHAN_GRACE).as_secs().max(1);
+            let mut c = Command::new(timeout);
+            c.arg("--signal=KILL").arg(limit.to_string()).arg(qemu);
+            c
+        }
+        None => Command::new(qemu),
+    };
+    command
         .args(spec.args())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         .spawn()
+}
+
+/// An existing file as given, or a bare name found in `PATH`: a missing QEMU
+/// is reported as ours, not as `timeout`'s exit status 127.
+fn resolve_program(program: &Path) -> std::io::Result<PathBuf> {
+    if program.is_file() {
+        return Ok(program.to_owned());
+    }
+    let bare = program.components().count() == 1;
+    program
+        .to_str()
+        .filter(|_| bare)
+        .and_then(find_in_path)
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"))
 }
 
 fn open_log(path: Option<&Path>, shared: &Shared) -> Option<File> {
