@@ -284,7 +284,7 @@ fn a_kernel_panic_is_reported_with_its_line() {
 }
 
 #[test]
-fn auto_accel_boots_and_the_guest_binary_runs_with_its_libraries() {
+fn auto_accel_guest_runs_the_binary_and_reports_each_job() {
     let Some(kernels) = prerequisites() else {
         return;
     };
@@ -293,7 +293,14 @@ fn auto_accel_boots_and_the_guest_binary_runs_with_its_libraries() {
         guest_binary: GuestBinary::Path(PathBuf::from(env!("CARGO_BIN_EXE_scxpack"))),
         ..tcg(1)
     };
-    let jobs = [GuestJob::new("help", ["/bin/scxpack", "--help"])];
+    let jobs = [
+        // The binary runs: its libraries and loader were copied.
+        GuestJob::new("help", ["/bin/scxpack", "--help"]),
+        GuestJob::new("fails", ["sh", "-c", "echo partial; echo oops >&2; exit 3"]),
+        GuestJob::new("slow", ["sleep", "60"]).with_timeout(Duration::from_secs(1)),
+        // Field 4 of loadavg is runnable/total: two spinners + cat make 3.
+        GuestJob::new("load", ["cat", "/proc/loadavg"]),
+    ];
     let kernel = kernels.last().unwrap();
     let runs = run_ok(std::slice::from_ref(kernel), &[], &jobs, &cfg);
     let run = &runs[0];
@@ -302,6 +309,24 @@ fn auto_accel_boots_and_the_guest_binary_runs_with_its_libraries() {
     let help = run.job("help").unwrap();
     assert_eq!(help.rc, Some(0), "{help:?}");
     assert!(!help.stdout.is_empty(), "{help:?}");
+    let fails = run.job("fails").unwrap();
+    assert_eq!(fails.rc, Some(3), "{fails:?}");
+    assert_eq!(
+        (fails.stdout.as_slice(), fails.stderr.as_slice()),
+        (&["partial".to_owned()][..], &["oops".to_owned()][..])
+    );
+    let slow = run.job("slow").unwrap();
+    assert_eq!(slow.rc, Some(137), "killed by SIGKILL: {slow:?}");
+    let load = run.job("load").unwrap();
+    let runnable: u32 = load
+        .stdout
+        .first()
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|f| f.split('/').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{load:?}"));
+    eprintln!("guest loadavg during the jobs: {:?}", load.stdout);
+    assert!(runnable >= 3, "workload not running: {load:?}");
 }
 
 #[test]

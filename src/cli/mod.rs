@@ -8,6 +8,7 @@ mod btf;
 mod check;
 mod inspect;
 mod output;
+mod package;
 mod probe;
 
 use std::path::PathBuf;
@@ -40,6 +41,18 @@ enum Command {
     /// Kernel BTF tools.
     #[command(subcommand)]
     Btf(btf::Command),
+    /// Pack scheduler objects into a deterministic .scxpkg package.
+    Pack(package::PackArgs),
+    /// Check a package: schema, every entry, every size and sha256.
+    Verify(package::VerifyArgs),
+    /// Verify a package, then install it atomically under ROOT/usr/lib/scxpack.
+    Install(package::InstallArgs),
+    /// Remove an installed package.
+    Uninstall(package::UninstallArgs),
+    /// List installed packages and their schedulers.
+    List(package::ListArgs),
+    /// Show a package's schedulers, parameters and variants (a file or an installed name).
+    Info(package::InfoArgs),
 }
 
 /// Entry point of the `scxpack` binary.
@@ -50,6 +63,12 @@ pub fn main() -> ExitCode {
         Command::Probe(args) => probe::run(&args),
         Command::Inspect(args) => inspect::run(&args),
         Command::Btf(cmd) => btf::run(&cmd),
+        Command::Pack(args) => package::run_pack(&args),
+        Command::Verify(args) => package::run_verify(&args),
+        Command::Install(args) => package::run_install(&args),
+        Command::Uninstall(args) => package::run_uninstall(&args),
+        Command::List(args) => package::run_list(&args),
+        Command::Info(args) => package::run_info(&args),
         Command::Check(args) => check::run(&args),
     };
     match result {

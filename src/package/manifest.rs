@@ -24,12 +24,16 @@ pub const SCHEMA_MAJOR: u32 = 1;
 pub struct Parameter {
     /// The `.rodata` variable name.
     pub name: String,
-    /// `bool`, `u8`..`u64`, `s8`..`s64` (the C type of the variable).
-    #[serde(rename = "type")]
+    /// `bool`, `u8`..`u64`, `s8`..`s64` (the C type of the variable). A
+    /// source manifest may leave it out: `pack` then takes it from the
+    /// object's BTF.
+    #[serde(rename = "type", alias = "type_name", default)]
     pub type_name: String,
-    /// Default as the object was compiled (JSON number or bool).
+    /// Default as the object was compiled (JSON number or bool). A source
+    /// manifest may leave it out: `pack` then reads it from `.rodata`.
+    #[serde(default)]
     pub default: serde_json::Value,
-    #[serde(alias = "meaning", default)]
+    #[serde(alias = "meaning", alias = "doc", alias = "help", default)]
     pub description: String,
 }
 
@@ -38,7 +42,7 @@ pub struct Parameter {
 pub struct SourceVariant {
     pub name: String,
     /// The object file, relative to the manifest.
-    #[serde(alias = "file")]
+    #[serde(alias = "file", alias = "path")]
     pub object: String,
     /// The C source it is built from, relative to the manifest.
     #[serde(default)]
@@ -53,6 +57,7 @@ pub struct SourceVariant {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceManifest {
     pub name: String,
+    #[serde(default, alias = "summary")]
     pub description: String,
     #[serde(default)]
     pub parameters: Vec<Parameter>,
@@ -102,6 +107,25 @@ pub struct Provenance {
     /// `SOURCE_DATE_EPOCH` of the build (0 when unset).
     #[serde(default)]
     pub build_epoch: u64,
+    /// Compiler flags as `objects.lock` records them (checkout path hidden).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cflags: Option<String>,
+    /// The strip step as `objects.lock` records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strip: Option<String>,
+    /// Per object (path inside the package): its source and extra flags.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub objects: BTreeMap<String, ObjectProvenance>,
+}
+
+/// How one object was built, from `objects.lock`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectProvenance {
+    /// The C source, relative to the repository.
+    pub source: String,
+    /// Extra compiler flags of this object (e.g. `-DSCX_BASELINE=619`).
+    #[serde(default)]
+    pub defines: String,
 }
 
 /// `manifest.json` of an `.scxpkg`.
@@ -125,6 +149,14 @@ impl PackageManifest {
     /// The schema major, when the version string is well formed.
     #[must_use]
     pub fn schema_major(&self) -> Option<u32> {
-        self.schema_version.split('.').next()?.parse().ok()
+        schema_major(&self.schema_version)
     }
+}
+
+/// The major of a `MAJOR.MINOR` schema version (`None` when malformed).
+#[must_use]
+pub fn schema_major(version: &str) -> Option<u32> {
+    let (major, minor) = version.split_once('.')?;
+    minor.parse::<u32>().ok()?;
+    major.parse().ok()
 }

@@ -1,23 +1,43 @@
 //! Packages: what `pack` writes and every other command reads.
 //!
 //! A [`Package`] is a manifest plus the bytes of its objects. It comes from
-//! an `.scxpkg` archive or from a bare `.bpf.o`, which is treated as a
-//! package with one scheduler (named after the file) and one variant, so a
-//! pipeline can check someone else's object without packing it.
+//! an `.scxpkg` archive ([`archive`]: tar + gzip, deterministic), from an
+//! installed package directory ([`install`]), or from a bare `.bpf.o`, which
+//! is treated as a package with one scheduler (named after the file) and one
+//! variant, so a pipeline can check someone else's object without packing it.
+//!
+//! Opening an archive or a directory verifies it fully before anything else
+//! sees it: the schema major, every entry's path and type, every object's
+//! size and sha256, no entry missing and none extra (see
+//! `docs/package-format.md`). Everything here but the file reads in
+//! [`Package::open`] and [`Package::open_dir`] is pure.
 
+mod archive;
+pub mod install;
 pub mod manifest;
+pub mod pack;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-pub use manifest::{PackageManifest, Parameter, Provenance, Scheduler, SourceManifest, Variant};
+pub use archive::Limits;
+pub use install::{InstallError, find_installed};
+pub use manifest::{
+    ObjectProvenance, PackageManifest, Parameter, Provenance, Scheduler, SourceManifest, Variant,
+};
+pub use pack::{PackError, PackOptions};
 
 use crate::matching::VariantPolicy;
 use crate::object::{ObjectError, Requirements};
 
-/// Why a package could not be opened.
+/// Name of the manifest entry, the first entry of every package.
+pub const MANIFEST_ENTRY: &str = "manifest.json";
+/// File name extension of packages.
+pub const PACKAGE_EXTENSION: &str = "scxpkg";
+
+/// Why a package could not be opened or is not valid.
 #[derive(Debug, thiserror::Error)]
 pub enum PackageError {
     #[error("{path}: cannot read: {source}")]
@@ -29,6 +49,65 @@ pub enum PackageError {
     Object(#[from] ObjectError),
     #[error("{path}: neither an .scxpkg package nor a BPF object (starts with {magic:02x?})")]
     Unrecognised { path: PathBuf, magic: Vec<u8> },
+    #[error("{path}: {size} bytes, over the {limit}-byte limit of a package")]
+    FileTooLarge {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
+    },
+    #[error("{path}: corrupt package archive: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error(
+        "{path}: decompresses to more than {limit} bytes (the package limit): refusing a possible decompression bomb"
+    )]
+    TotalTooLarge { path: PathBuf, limit: u64 },
+    #[error("{path}: entry {entry:?}: {problem}")]
+    Entry {
+        path: PathBuf,
+        entry: String,
+        problem: EntryProblem,
+    },
+    #[error("{path}: no manifest.json: not an scxpack package")]
+    NoManifest { path: PathBuf },
+    #[error(
+        "{path}: manifest schema {found} is newer than this scxpack reads (schema {supported}.x); upgrade scxpack to open it"
+    )]
+    SchemaTooNew {
+        path: PathBuf,
+        found: String,
+        supported: u32,
+    },
+    #[error("{path}: invalid manifest.json: {reason}")]
+    Manifest { path: PathBuf, reason: String },
+}
+
+/// What is wrong with one entry of a package.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntryProblem {
+    #[error("absolute path: entries must be relative to the package")]
+    Absolute,
+    #[error("path contains `..`: it would escape the package")]
+    ParentDir,
+    #[error("malformed path ({0})")]
+    BadPath(&'static str),
+    #[error("{0} entries are not allowed in a package (only regular files)")]
+    Type(&'static str),
+    #[error("duplicate entry")]
+    Duplicate,
+    #[error("manifest.json must be the first entry")]
+    ManifestNotFirst,
+    #[error("more than {0} entries")]
+    TooMany(usize),
+    #[error("declares {size} bytes, over the {limit}-byte limit per entry")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("sha256 is {actual}, the manifest says {expected}: the object was altered")]
+    HashMismatch { expected: String, actual: String },
+    #[error("{actual} bytes, the manifest says {expected}")]
+    SizeMismatch { expected: u64, actual: u64 },
+    #[error("named by the manifest but missing from the package")]
+    Missing,
+    #[error("not named by the manifest")]
+    Extra,
 }
 
 /// A package in memory: its manifest and object bytes by path.
@@ -36,28 +115,142 @@ pub enum PackageError {
 pub struct Package {
     pub manifest: PackageManifest,
     objects: BTreeMap<String, Vec<u8>>,
+    /// `manifest.json` exactly as read, for packages read from an archive
+    /// or a directory (installs copy it byte for byte).
+    manifest_json: Option<Vec<u8>>,
+    /// Made from a bare `.bpf.o` by [`Package::from_object_bytes`].
+    bare: bool,
 }
 
 impl Package {
     /// Assembles a package from a manifest and its objects.
     #[must_use]
     pub fn new(manifest: PackageManifest, objects: BTreeMap<String, Vec<u8>>) -> Self {
-        Package { manifest, objects }
+        Package {
+            manifest,
+            objects,
+            manifest_json: None,
+            bare: false,
+        }
     }
 
-    /// Opens a package file: an `.scxpkg` archive or a bare `.bpf.o`,
-    /// recognised by content.
+    /// Opens a package: an `.scxpkg` archive or a bare `.bpf.o` (recognised
+    /// by content), or an installed package directory (one holding
+    /// `manifest.json`). Archives and directories are fully verified.
     pub fn open(path: &Path) -> Result<Self, PackageError> {
-        let bytes = std::fs::read(path).map_err(|source| PackageError::Io {
+        Self::open_with_limits(path, &Limits::default())
+    }
+
+    /// As [`Package::open`], with other size limits.
+    pub fn open_with_limits(path: &Path, limits: &Limits) -> Result<Self, PackageError> {
+        let io = |source| PackageError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let meta = std::fs::metadata(path).map_err(io)?;
+        if meta.is_dir() {
+            return Self::open_dir(path);
+        }
+        if meta.len() > limits.max_total {
+            return Err(PackageError::FileTooLarge {
+                path: path.to_path_buf(),
+                size: meta.len(),
+                limit: limits.max_total,
+            });
+        }
+        let bytes = std::fs::read(path).map_err(io)?;
         if bytes.starts_with(b"\x7fELF") {
             return Self::from_object_bytes(path, bytes);
+        }
+        if bytes.starts_with(&archive::GZIP_MAGIC) {
+            return Self::from_archive_bytes(path, &bytes, limits);
         }
         Err(PackageError::Unrecognised {
             path: path.to_path_buf(),
             magic: bytes.iter().take(8).copied().collect(),
+        })
+    }
+
+    /// Reads and verifies an `.scxpkg` held in memory; `path` names it in errors.
+    pub fn from_archive_bytes(
+        path: &Path,
+        bytes: &[u8],
+        limits: &Limits,
+    ) -> Result<Self, PackageError> {
+        let contents = archive::read(bytes, limits).map_err(|e| {
+            let path = path.to_path_buf();
+            match e {
+                archive::ReadError::Corrupt(reason) => PackageError::Corrupt { path, reason },
+                archive::ReadError::TotalTooLarge(limit) => {
+                    PackageError::TotalTooLarge { path, limit }
+                }
+                archive::ReadError::Entry(entry, problem) => PackageError::Entry {
+                    path,
+                    entry,
+                    problem,
+                },
+                archive::ReadError::NoManifest => PackageError::NoManifest { path },
+            }
+        })?;
+        Self::verified(path, contents.manifest, contents.entries)
+    }
+
+    /// Opens an installed package directory (`manifest.json` and the
+    /// objects it names, nothing else) and verifies it like an archive.
+    pub fn open_dir(dir: &Path) -> Result<Self, PackageError> {
+        let limits = Limits::default();
+        let manifest_path = dir.join(MANIFEST_ENTRY);
+        let manifest = read_capped(&manifest_path, limits.max_manifest)?;
+        let mut entries = BTreeMap::new();
+        let mut total = manifest.len() as u64;
+        for rel in walk_files(dir)? {
+            if rel == MANIFEST_ENTRY {
+                continue;
+            }
+            let data = read_capped(&dir.join(&rel), limits.max_object)?;
+            total += data.len() as u64;
+            if total > limits.max_total {
+                return Err(PackageError::TotalTooLarge {
+                    path: dir.to_path_buf(),
+                    limit: limits.max_total,
+                });
+            }
+            entries.insert(rel, data);
+        }
+        Self::verified(dir, manifest, entries)
+    }
+
+    /// Checks a manifest against the entries beside it and builds the package.
+    fn verified(
+        path: &Path,
+        manifest_json: Vec<u8>,
+        mut entries: BTreeMap<String, Vec<u8>>,
+    ) -> Result<Self, PackageError> {
+        let manifest = parse_manifest(path, &manifest_json)?;
+        let entry_err = |entry: &str, problem| PackageError::Entry {
+            path: path.to_path_buf(),
+            entry: entry.to_string(),
+            problem,
+        };
+        let mut objects = BTreeMap::new();
+        for variant in manifest.schedulers.iter().flat_map(|s| &s.variants) {
+            if objects.contains_key(&variant.object) {
+                continue;
+            }
+            let data = entries
+                .remove(&variant.object)
+                .ok_or_else(|| entry_err(&variant.object, EntryProblem::Missing))?;
+            check_object(variant, &data).map_err(|p| entry_err(&variant.object, p))?;
+            objects.insert(variant.object.clone(), data);
+        }
+        if let Some(extra) = entries.keys().next() {
+            return Err(entry_err(extra, EntryProblem::Extra));
+        }
+        Ok(Package {
+            manifest,
+            objects,
+            manifest_json: Some(manifest_json),
+            bare: false,
         })
     }
 
@@ -73,9 +266,10 @@ impl Package {
     /// As [`Package::from_object`], from bytes already read.
     pub fn from_object_bytes(path: &Path, bytes: Vec<u8>) -> Result<Self, PackageError> {
         let requirements = Requirements::from_bytes(path, &bytes)?;
-        let file = path
-            .file_name()
-            .map_or_else(|| "object.bpf.o".to_string(), |f| f.to_string_lossy().into_owned());
+        let file = path.file_name().map_or_else(
+            || "object.bpf.o".to_string(),
+            |f| f.to_string_lossy().into_owned(),
+        );
         let name = file
             .strip_suffix(".bpf.o")
             .or_else(|| file.strip_suffix(".o"))
@@ -102,7 +296,10 @@ impl Package {
                 variants: vec![variant],
             }],
         };
-        Ok(Package::new(manifest, BTreeMap::from([(file, bytes)])))
+        Ok(Package {
+            bare: true,
+            ..Package::new(manifest, BTreeMap::from([(file, bytes)]))
+        })
     }
 
     /// The bytes of `variant`'s object.
@@ -114,6 +311,240 @@ impl Package {
     /// Every object path and its bytes.
     pub fn objects(&self) -> impl Iterator<Item = (&str, &[u8])> {
         self.objects.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+    }
+
+    /// True when the package came from a bare `.bpf.o` (no manifest of its own).
+    #[must_use]
+    pub fn is_bare_object(&self) -> bool {
+        self.bare
+    }
+
+    /// `manifest.json` as stored: the bytes read, or the manifest as
+    /// pretty JSON with a final newline (what `pack` writes).
+    #[must_use]
+    pub fn manifest_json(&self) -> Vec<u8> {
+        self.manifest_json
+            .clone()
+            .unwrap_or_else(|| manifest_to_json(&self.manifest))
+    }
+
+    /// The deterministic `.scxpkg` bytes of this package; every entry gets
+    /// `mtime` (`SOURCE_DATE_EPOCH`).
+    pub fn to_archive(&self, mtime: u64) -> std::io::Result<Vec<u8>> {
+        archive::write(&self.manifest_json(), &self.objects, mtime)
+    }
+
+    /// Total size of the objects, in bytes.
+    #[must_use]
+    pub fn objects_size(&self) -> u64 {
+        self.objects.values().map(|v| v.len() as u64).sum()
+    }
+
+    /// Checks what an installer relies on beyond [`Package::open`]: names
+    /// usable as directory names, unique schedulers and variants, object
+    /// paths that stay inside the package, objects that match their
+    /// manifest entries, and a struct_ops map in every variant.
+    pub fn validate(&self) -> Result<(), String> {
+        let m = &self.manifest;
+        check_name("package name", &m.name)?;
+        check_name("package version", &m.version)?;
+        let mut schedulers = BTreeSet::new();
+        for s in &m.schedulers {
+            check_name("scheduler name", &s.name)?;
+            if !schedulers.insert(&s.name) {
+                return Err(format!("scheduler {:?} is listed twice", s.name));
+            }
+            if s.variants.is_empty() {
+                return Err(format!("scheduler {:?} has no variant", s.name));
+            }
+            let mut variants = BTreeSet::new();
+            for v in &s.variants {
+                check_name("variant name", &v.name)?;
+                if !variants.insert(&v.name) {
+                    return Err(format!(
+                        "scheduler {:?}: variant {:?} is listed twice",
+                        s.name, v.name
+                    ));
+                }
+                archive::check_path(v.object.as_bytes())
+                    .map_err(|p| format!("object path {:?}: {p}", v.object))?;
+                if v.object == MANIFEST_ENTRY {
+                    return Err(format!("object path {:?} is reserved", v.object));
+                }
+                let data = self
+                    .objects
+                    .get(&v.object)
+                    .ok_or_else(|| format!("object {:?}: {}", v.object, EntryProblem::Missing))?;
+                check_object(v, data).map_err(|p| format!("object {:?}: {p}", v.object))?;
+                if v.requirements.struct_ops.is_empty() {
+                    return Err(format!(
+                        "{}: no struct_ops map: not a sched_ext scheduler",
+                        v.object
+                    ));
+                }
+            }
+        }
+        if schedulers.is_empty() {
+            return Err("the package holds no scheduler".to_string());
+        }
+        Ok(())
+    }
+}
+
+/// Pretty JSON with a final newline: how `manifest.json` is written.
+pub(crate) fn manifest_to_json(manifest: &PackageManifest) -> Vec<u8> {
+    let mut json = serde_json::to_vec_pretty(manifest).expect("a manifest serializes");
+    json.push(b'\n');
+    json
+}
+
+/// Parses `manifest.json`, refusing a newer schema major before reading
+/// anything else (a newer schema may not deserialize at all).
+fn parse_manifest(path: &Path, json: &[u8]) -> Result<PackageManifest, PackageError> {
+    let bad = |reason: String| PackageError::Manifest {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let value: serde_json::Value = serde_json::from_slice(json).map_err(|e| bad(e.to_string()))?;
+    let version = value
+        .get("schema_version")
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| bad("no schema_version string".to_string()))?;
+    let major = manifest::schema_major(version).ok_or_else(|| {
+        bad(format!(
+            "malformed schema_version {version:?} (expected MAJOR.MINOR)"
+        ))
+    })?;
+    if major > manifest::SCHEMA_MAJOR {
+        return Err(PackageError::SchemaTooNew {
+            path: path.to_path_buf(),
+            found: version.to_string(),
+            supported: manifest::SCHEMA_MAJOR,
+        });
+    }
+    if major < manifest::SCHEMA_MAJOR {
+        return Err(bad(format!(
+            "schema {version} is older than any this scxpack reads ({}.x)",
+            manifest::SCHEMA_MAJOR
+        )));
+    }
+    serde_json::from_value(value).map_err(|e| bad(e.to_string()))
+}
+
+/// Size, then sha256, of an object against its manifest entry.
+fn check_object(variant: &Variant, data: &[u8]) -> Result<(), EntryProblem> {
+    if data.len() as u64 != variant.size {
+        return Err(EntryProblem::SizeMismatch {
+            expected: variant.size,
+            actual: data.len() as u64,
+        });
+    }
+    let actual = sha256_hex(data);
+    if !actual.eq_ignore_ascii_case(&variant.sha256) {
+        return Err(EntryProblem::HashMismatch {
+            expected: variant.sha256.clone(),
+            actual,
+        });
+    }
+    Ok(())
+}
+
+/// A name that can be a directory name and a command-line word.
+pub(crate) fn check_name(what: &str, name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '~'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} {name:?} is not allowed: use 1-64 of A-Z a-z 0-9 . _ - + ~, starting with a letter or digit"
+        ))
+    }
+}
+
+/// Reads a regular file of at most `limit` bytes (checked before reading).
+fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, PackageError> {
+    let io = |source| PackageError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::symlink_metadata(path).map_err(io)?;
+    if !meta.file_type().is_file() {
+        return Err(PackageError::Entry {
+            path: path.to_path_buf(),
+            entry: path.display().to_string(),
+            problem: EntryProblem::Type(file_kind(&meta)),
+        });
+    }
+    if meta.len() > limit {
+        return Err(PackageError::Entry {
+            path: path.to_path_buf(),
+            entry: path.display().to_string(),
+            problem: EntryProblem::TooLarge {
+                size: meta.len(),
+                limit,
+            },
+        });
+    }
+    std::fs::read(path).map_err(io)
+}
+
+/// Every file under `dir`, as `/`-separated relative paths; anything but
+/// regular files and directories is refused.
+fn walk_files(dir: &Path) -> Result<Vec<String>, PackageError> {
+    let mut out = Vec::new();
+    let mut stack = vec![(dir.to_path_buf(), String::new())];
+    while let Some((abs, rel)) = stack.pop() {
+        let io = |source| PackageError::Io {
+            path: abs.clone(),
+            source,
+        };
+        for entry in std::fs::read_dir(&abs).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let child = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            let meta = std::fs::symlink_metadata(entry.path()).map_err(io)?;
+            if meta.is_dir() {
+                stack.push((entry.path(), child));
+            } else if meta.file_type().is_file() {
+                out.push(child);
+            } else {
+                return Err(PackageError::Entry {
+                    path: dir.to_path_buf(),
+                    entry: child,
+                    problem: EntryProblem::Type(file_kind(&meta)),
+                });
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// What kind of non-regular file `meta` describes.
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_symlink() {
+        "symbolic link"
+    } else if t.is_dir() {
+        "directory"
+    } else if t.is_block_device() || t.is_char_device() {
+        "device"
+    } else if t.is_fifo() {
+        "fifo"
+    } else if t.is_socket() {
+        "socket"
+    } else {
+        "special"
     }
 }
 
@@ -127,3 +558,6 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         s
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,448 @@
+//! Package commands: `pack`, `verify`, `install`, `uninstall`, `list`, `info`.
+//!
+//! Thin wrappers over [`crate::package`]: the library verifies, installs and
+//! reports typed errors; this module prints and adds context.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use super::output::print_json;
+use crate::package::install::{self, IndexEntry};
+use crate::package::pack::{self, PackOptions};
+use crate::package::{Package, Parameter, Provenance, Scheduler, Variant};
+
+/// `scxpack pack SOURCE -o OUT.scxpkg`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct PackArgs {
+    /// `bpf-objects/` (every scheduler folder in it) or one scheduler folder.
+    source: PathBuf,
+    /// The package file to write (NAME-VERSION.scxpkg by convention).
+    #[arg(short, long, value_name = "OUT.scxpkg")]
+    output: PathBuf,
+    /// Package name (default: the folder name; scxpack-schedulers for bpf-objects/).
+    #[arg(long, value_name = "N")]
+    name: Option<String>,
+    /// Package version (default: the scxpack version).
+    #[arg(long, value_name = "V")]
+    version: Option<String>,
+}
+
+/// `scxpack verify PKG`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct VerifyArgs {
+    /// A package (.scxpkg), an installed package directory, or a bare .bpf.o.
+    package: PathBuf,
+}
+
+/// `--root DIR` of the install commands.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct RootArg {
+    /// Install root: packages live under DIR/usr/lib/scxpack.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    root: PathBuf,
+}
+
+/// `scxpack install PKG [--root DIR]`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct InstallArgs {
+    /// A package (.scxpkg) or a bare .bpf.o.
+    package: PathBuf,
+    #[command(flatten)]
+    root: RootArg,
+}
+
+/// `scxpack uninstall NAME [--root DIR]`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct UninstallArgs {
+    /// The installed package's name (see `scxpack list`).
+    name: String,
+    #[command(flatten)]
+    root: RootArg,
+}
+
+/// `scxpack list [--root DIR] [--json]`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ListArgs {
+    #[command(flatten)]
+    root: RootArg,
+    /// Print the index as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `scxpack info NAME|PKG [--root DIR] [--json]`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct InfoArgs {
+    /// A package file or bare .bpf.o, or the name of an installed package or scheduler.
+    target: String,
+    #[command(flatten)]
+    root: RootArg,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run_pack(args: &PackArgs) -> anyhow::Result<ExitCode> {
+    let options = PackOptions {
+        name: args.name.clone(),
+        version: args.version.clone(),
+        source_date_epoch: pack::source_date_epoch()?,
+    };
+    let package = pack::pack(&args.source, &options)?;
+    let bytes = package
+        .to_archive(options.source_date_epoch)
+        .context("cannot build the archive")?;
+    install::write_atomically(&args.output, &bytes)?;
+    let m = &package.manifest;
+    let objects = package.objects().count();
+    println!(
+        "wrote {}: {} {}, {} scheduler(s), {objects} object(s), {} bytes, sha256 {}",
+        args.output.display(),
+        m.name,
+        m.version,
+        m.schedulers.len(),
+        bytes.len(),
+        crate::package::sha256_hex(&bytes)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn run_verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    let package = Package::open(&args.package)?;
+    package
+        .validate()
+        .map_err(|reason| anyhow::anyhow!("{}: {reason}", args.package.display()))?;
+    let m = &package.manifest;
+    if package.is_bare_object() {
+        let (path, bytes) = package.objects().next().expect("a bare object");
+        println!(
+            "OK {}: bare BPF object {path} ({} bytes, sha256 {}): no manifest to check it against",
+            args.package.display(),
+            bytes.len(),
+            crate::package::sha256_hex(bytes)
+        );
+    } else {
+        println!(
+            "OK {}: {} {} (schema {}), {} scheduler(s), {} object(s), {} bytes: every size and sha256 matches the manifest",
+            args.package.display(),
+            m.name,
+            m.version,
+            m.schema_version,
+            m.schedulers.len(),
+            package.objects().count(),
+            package.objects_size()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn run_install(args: &InstallArgs) -> anyhow::Result<ExitCode> {
+    let package = Package::open(&args.package)?;
+    let report = install::install(&args.root.root, &package)?;
+    if report.unchanged {
+        println!(
+            "{} {} is already installed at {} (verified)",
+            report.name,
+            report.version,
+            report.path.display()
+        );
+    } else {
+        let replacing = report
+            .previous
+            .map(|p| format!(" (replacing {p})"))
+            .unwrap_or_default();
+        println!(
+            "installed {} {}{replacing} at {}: {} bytes",
+            report.name,
+            report.version,
+            report.path.display(),
+            report.bytes
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn run_uninstall(args: &UninstallArgs) -> anyhow::Result<ExitCode> {
+    let entry = install::uninstall(&args.root.root, &args.name)?;
+    println!(
+        "uninstalled {} {} (schedulers: {})",
+        entry.name,
+        entry.version,
+        entry.schedulers.join(", ")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn run_list(args: &ListArgs) -> anyhow::Result<ExitCode> {
+    let index = install::read_index(&args.root.root)?;
+    if args.json {
+        print_json(&index)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = std::io::stdout().lock();
+    if index.packages.is_empty() {
+        writeln!(
+            out,
+            "no packages installed under {}",
+            install::lib_dir(&args.root.root).display()
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let width = |f: fn(&IndexEntry) -> usize, title: &str| {
+        index
+            .packages
+            .iter()
+            .map(f)
+            .chain([title.len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let wn = width(|e| e.name.len(), "PACKAGE");
+    let wv = width(|e| e.version.len(), "VERSION");
+    writeln!(out, "{:wn$}  {:wv$}  SCHEDULERS", "PACKAGE", "VERSION")?;
+    for e in &index.packages {
+        writeln!(
+            out,
+            "{:wn$}  {:wv$}  {}",
+            e.name,
+            e.version,
+            e.schedulers.join(", ")
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn run_info(args: &InfoArgs) -> anyhow::Result<ExitCode> {
+    let root = &args.root.root;
+    let path = Path::new(&args.target);
+    let (package, source, only) = if path.exists() {
+        (
+            Package::open(path)?,
+            path.display().to_string(),
+            None::<String>,
+        )
+    } else if let Some((entry, package)) = install::find_package(root, &args.target)? {
+        let dir = install::lib_dir(root).join(entry.dir());
+        (package, format!("installed at {}", dir.display()), None)
+    } else {
+        let (package, scheduler) =
+            install::find_installed(root, &args.target).map_err(|e| match e {
+                install::InstallError::NoScheduler { .. } => anyhow::anyhow!(
+                    "{:?} is neither a package file nor an installed package or scheduler under {}",
+                    args.target,
+                    install::lib_dir(root).display()
+                ),
+                e => e.into(),
+            })?;
+        let dir = install::lib_dir(root)
+            .join("packages")
+            .join(&package.manifest.name)
+            .join(&package.manifest.version);
+        (
+            package,
+            format!("installed at {}", dir.display()),
+            Some(scheduler),
+        )
+    };
+    let info = Info::new(&package, source, only.as_deref());
+    if args.json {
+        print_json(&info)?;
+    } else {
+        info.print(&mut std::io::stdout().lock())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `info` shows.
+#[derive(Debug, Serialize)]
+struct Info<'a> {
+    name: &'a str,
+    version: &'a str,
+    schema_version: &'a str,
+    source: String,
+    provenance: &'a Provenance,
+    schedulers: Vec<SchedulerInfo<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct SchedulerInfo<'a> {
+    name: &'a str,
+    description: &'a str,
+    parameters: &'a [Parameter],
+    /// In preference order.
+    variants: Vec<VariantInfo<'a>>,
+}
+
+/// A variant and the requirements that decide where it loads.
+#[derive(Debug, Serialize)]
+struct VariantInfo<'a> {
+    name: &'a str,
+    object: &'a str,
+    sha256: &'a str,
+    size: u64,
+    description: &'a str,
+    ops_name: Option<&'a str>,
+    ops_flags: Option<u64>,
+    callbacks: usize,
+    strong_kfuncs: Vec<&'a str>,
+    weak_kfuncs: Vec<&'a str>,
+    kconfig: Vec<&'a str>,
+    core_relocs: usize,
+    enum_slots: usize,
+    optional_members: Vec<&'a str>,
+    optional_flags: Vec<&'a str>,
+}
+
+impl<'a> Info<'a> {
+    fn new(p: &'a Package, source: String, only: Option<&str>) -> Self {
+        let m = &p.manifest;
+        Info {
+            name: &m.name,
+            version: &m.version,
+            schema_version: &m.schema_version,
+            source,
+            provenance: &m.provenance,
+            schedulers: m
+                .schedulers
+                .iter()
+                .filter(|s| only.is_none() || only == Some(s.name.as_str()))
+                .map(SchedulerInfo::new)
+                .collect(),
+        }
+    }
+
+    fn print(&self, out: &mut impl Write) -> std::io::Result<()> {
+        writeln!(
+            out,
+            "package:    {} {} (schema {})",
+            self.name, self.version, self.schema_version
+        )?;
+        writeln!(out, "from:       {}", self.source)?;
+        let p = self.provenance;
+        if let Some(c) = &p.compiler {
+            writeln!(out, "built with: {c}")?;
+        }
+        if let Some(h) = &p.vmlinux_h_sha256 {
+            writeln!(out, "vmlinux.h:  sha256 {h}")?;
+        }
+        writeln!(out, "epoch:      {}", p.build_epoch)?;
+        for s in &self.schedulers {
+            writeln!(out)?;
+            writeln!(out, "scheduler {}: {}", s.name, s.description)?;
+            if !s.parameters.is_empty() {
+                writeln!(out, "  parameters:")?;
+            }
+            for par in s.parameters {
+                writeln!(
+                    out,
+                    "    {} ({}, default {}): {}",
+                    par.name, par.type_name, par.default, par.description
+                )?;
+            }
+            writeln!(out, "  variants (in preference order):")?;
+            for (i, v) in s.variants.iter().enumerate() {
+                v.print(out, i + 1)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'a> SchedulerInfo<'a> {
+    fn new(s: &'a Scheduler) -> Self {
+        SchedulerInfo {
+            name: &s.name,
+            description: &s.description,
+            parameters: &s.parameters,
+            variants: s.variants.iter().map(VariantInfo::new).collect(),
+        }
+    }
+}
+
+impl<'a> VariantInfo<'a> {
+    fn new(v: &'a Variant) -> Self {
+        let r = &v.requirements;
+        let ops = r.struct_ops.first();
+        let kfuncs = |weak: bool| {
+            r.kfuncs
+                .iter()
+                .filter(|k| k.weak == weak)
+                .map(|k| k.kernel_name.as_str())
+                .collect()
+        };
+        VariantInfo {
+            name: &v.name,
+            object: &v.object,
+            sha256: &v.sha256,
+            size: v.size,
+            description: &v.description,
+            ops_name: ops.and_then(|o| o.ops_name.as_deref()),
+            ops_flags: ops.and_then(|o| o.flags),
+            callbacks: ops.map_or(0, |o| o.callbacks.len()),
+            strong_kfuncs: kfuncs(false),
+            weak_kfuncs: kfuncs(true),
+            kconfig: r.kconfig.iter().map(|k| k.name.as_str()).collect(),
+            core_relocs: r.core_relocs.len(),
+            enum_slots: r.enum_slots().count(),
+            optional_members: v
+                .policy
+                .optional_members
+                .iter()
+                .map(String::as_str)
+                .collect(),
+            optional_flags: v.policy.optional_flags.keys().map(String::as_str).collect(),
+        }
+    }
+
+    fn print(&self, out: &mut impl Write, rank: usize) -> std::io::Result<()> {
+        writeln!(
+            out,
+            "    {rank}. {}: {} ({} bytes, sha256 {})",
+            self.name, self.object, self.size, self.sha256
+        )?;
+        if !self.description.is_empty() {
+            writeln!(out, "       {}", self.description)?;
+        }
+        writeln!(
+            out,
+            "       ops {}, flags {:#x}, {} callbacks, {} CO-RE relocations, {} enum slots",
+            self.ops_name.unwrap_or("?"),
+            self.ops_flags.unwrap_or(0),
+            self.callbacks,
+            self.core_relocs,
+            self.enum_slots
+        )?;
+        writeln!(
+            out,
+            "       strong kfuncs ({}): {}",
+            self.strong_kfuncs.len(),
+            self.strong_kfuncs.join(" ")
+        )?;
+        writeln!(
+            out,
+            "       weak kfuncs ({}): {}",
+            self.weak_kfuncs.len(),
+            self.weak_kfuncs.join(" ")
+        )?;
+        if !self.kconfig.is_empty() {
+            writeln!(out, "       kconfig: {}", self.kconfig.join(" "))?;
+        }
+        if !self.optional_members.is_empty() || !self.optional_flags.is_empty() {
+            writeln!(
+                out,
+                "       may drop: {}",
+                self.optional_members
+                    .iter()
+                    .chain(&self.optional_flags)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )?;
+        }
+        Ok(())
+    }
+}
