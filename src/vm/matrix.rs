@@ -23,7 +23,7 @@ const BOOT_MARKER: &str = "@@SCXPACK-BOOT";
 /// How many console lines a failure message quotes.
 const TAIL_LINES: usize = 8;
 /// How deep [`expand_kernels`] looks into a directory.
-pub const MAX_DEPTH: usize = 3;
+const MAX_DEPTH: usize = 3;
 /// The longest a KVM attempt may take to reach `/init` before TCG is tried.
 const KVM_BOOT_LIMIT: Duration = Duration::from_secs(20);
 
@@ -53,7 +53,7 @@ pub fn run_matrix(
 }
 
 /// Expands directories to the `vmlinuz` / `vmlinuz-*` files under them
-/// (sorted, at most [`MAX_DEPTH`] levels down, symlinked directories not
+/// (sorted, at most 3 levels down, symlinked directories not
 /// followed); files are kept as given.
 pub fn expand_kernels(paths: &[PathBuf]) -> Result<Vec<PathBuf>, VmError> {
     if paths.is_empty() {
