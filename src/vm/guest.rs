@@ -36,6 +36,8 @@ use super::initramfs::{GUEST_BINARY_PATH, PAYLOAD_DIR};
 
 /// The prefix of every protocol line.
 pub const MARKER: &str = "@@SCXPACK-";
+/// The first line `/init` prints: the guest reached userspace.
+pub const BOOT_MARKER: &str = "@@SCXPACK-BOOT";
 
 /// One command run inside every guest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,6 +264,7 @@ mod tests {
             .unwrap();
         assert!(one < two);
         assert!(script.starts_with("#!/bin/sh\n"));
+        assert!(script.contains(&format!("echo \"{BOOT_MARKER}\"\n")));
         assert!(script.contains("\nscx_workload\n"));
         assert!(script.trim_end().ends_with("poweroff -f"));
     }

@@ -12,14 +12,12 @@ use std::sync::{Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::guest::{self, GuestJob, MARKER};
+use super::guest::{self, BOOT_MARKER, GuestJob, MARKER};
 use super::initramfs::{self, InitramfsSpec};
 use super::qemu::{self, Ending, Outcome, QemuSpec};
 use super::report::{self, GuestReport};
 use super::{Accel, GuestBinary, KernelRun, VmConfig, VmError};
 
-/// The boot marker printed first by `/init`.
-const BOOT_MARKER: &str = "@@SCXPACK-BOOT";
 /// How many console lines a failure message quotes.
 const TAIL_LINES: usize = 8;
 /// How deep [`expand_kernels`] looks into a directory.
