@@ -16,3 +16,4 @@ pub mod matching;
 pub mod object;
 pub mod package;
 pub mod vm;
+pub mod vmtest;

@@ -10,6 +10,8 @@ mod inspect;
 mod output;
 mod package;
 mod probe;
+mod run;
+pub mod vmtest;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +38,12 @@ enum Command {
     Probe(probe::Args),
     /// Show what a BPF object needs from a kernel.
     Inspect(inspect::Args),
+    /// Load a scheduler on the running kernel and watch it until it stops.
+    Run(run::Args),
+    /// Show whether sched_ext is enabled, which scheduler runs, and its counters.
+    Status(run::StatusArgs),
+    /// Boot kernels in QEMU and load every scheduler for real.
+    Vmtest(vmtest::Args),
     /// Which variant of each scheduler loads on each kernel, offline.
     Check(check::Args),
     /// Kernel BTF tools.
@@ -70,6 +78,9 @@ pub fn main() -> ExitCode {
         Command::List(args) => package::run_list(&args),
         Command::Info(args) => package::run_info(&args),
         Command::Check(args) => check::run(&args),
+        Command::Run(args) => run::run(&args),
+        Command::Vmtest(args) => vmtest::run(&args),
+        Command::Status(args) => run::status(&args),
     };
     match result {
         Ok(code) => code,

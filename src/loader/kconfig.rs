@@ -26,7 +26,9 @@ pub(super) fn read(root: &Root, release: Option<&str>) -> Option<Kconfig> {
         let bytes = std::fs::read(&path).ok()?;
         let text = if bytes.starts_with(&[0x1f, 0x8b]) {
             let mut s = String::new();
-            flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut s).ok()?;
+            flate2::read::GzDecoder::new(&bytes[..])
+                .read_to_string(&mut s)
+                .ok()?;
             s
         } else {
             String::from_utf8_lossy(&bytes).into_owned()
@@ -39,7 +41,11 @@ pub(super) fn read(root: &Root, release: Option<&str>) -> Option<Kconfig> {
 /// kernel's value, or a zero of its type when absent (weak externs only
 /// reach here: matching refused strong ones already).
 pub(super) fn text_for(req: &Requirements, config: Option<&Kconfig>) -> Option<String> {
-    let externs: Vec<_> = req.kconfig.iter().filter(|k| k.name.starts_with("CONFIG_")).collect();
+    let externs: Vec<_> = req
+        .kconfig
+        .iter()
+        .filter(|k| k.name.starts_with("CONFIG_"))
+        .collect();
     if externs.is_empty() {
         return None;
     }

@@ -116,6 +116,8 @@ pub struct RunReport {
     pub ops_name: String,
     pub skipped: Vec<Skipped>,
     pub shims: Vec<String>,
+    /// The scheduler attached and sched_ext reported it enabled.
+    pub loaded: bool,
     /// Milliseconds from `run` start to sched_ext state `enabled`.
     pub enable_ms: u64,
     pub enabled_seen: bool,
@@ -164,7 +166,10 @@ pub fn run(pkg: &Package, opts: &RunOptions, root: &Root) -> Result<RunReport, R
         let wants_restart = report.exit.as_ref().is_some_and(ExitInfo::wants_restart);
         if report.outcome == Outcome::Ejected && wants_restart && restarts < opts.max_restarts {
             restarts += 1;
-            eprintln!("scxpack: {} asked for a restart ({restarts}/{})", sched.name, opts.max_restarts);
+            eprintln!(
+                "scxpack: {} asked for a restart ({restarts}/{})",
+                sched.name, opts.max_restarts
+            );
             continue;
         }
         return Ok(RunReport { restarts, ..report });
@@ -173,13 +178,21 @@ pub fn run(pkg: &Package, opts: &RunOptions, root: &Root) -> Result<RunReport, R
 
 fn pick_scheduler<'p>(pkg: &'p Package, name: Option<&str>) -> Result<&'p Scheduler, RunError> {
     let all = &pkg.manifest.schedulers;
-    let names = || all.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
+    let names = || {
+        all.iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     match name {
-        Some(n) => all.iter().find(|s| s.name == n).ok_or_else(|| RunError::NoSuchScheduler {
-            package: pkg.manifest.name.clone(),
-            name: n.to_string(),
-            names: names(),
-        }),
+        Some(n) => all
+            .iter()
+            .find(|s| s.name == n)
+            .ok_or_else(|| RunError::NoSuchScheduler {
+                package: pkg.manifest.name.clone(),
+                name: n.to_string(),
+                names: names(),
+            }),
         None if all.len() == 1 => Ok(&all[0]),
         None => Err(RunError::AmbiguousScheduler {
             package: pkg.manifest.name.clone(),
@@ -200,11 +213,17 @@ fn choose<'p>(
             return Err(RunError::NoSuchVariant {
                 scheduler: sched.name.clone(),
                 name: name.to_string(),
-                names: sched.variants.iter().map(|v| v.name.as_str()).collect::<Vec<_>>().join(", "),
+                names: sched
+                    .variants
+                    .iter()
+                    .map(|v| v.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             });
         }
     }
-    let btf = Btf::parse(&live.btf).map_err(|e| RunError::Other(format!("running kernel BTF: {e}")))?;
+    let btf =
+        Btf::parse(&live.btf).map_err(|e| RunError::Other(format!("running kernel BTF: {e}")))?;
     let facts: &KernelFacts = &live.facts;
     let types = KernelTypes::new(btf);
     let target = Target {

@@ -31,18 +31,23 @@ pub(super) fn load_first(
 ) -> Result<RunReport, RunError> {
     let mut failures: Vec<Skipped> = Vec::new();
     for choice in choices {
-        let bytes = pkg
-            .object(choice.variant)
-            .ok_or_else(|| RunError::Other(format!("package lacks object {}", choice.variant.object)))?;
+        let bytes = pkg.object(choice.variant).ok_or_else(|| {
+            RunError::Other(format!("package lacks object {}", choice.variant.object))
+        })?;
         let ops_name = ops_name(choice.variant, &pkg.manifest.version);
         match attach(bytes, choice, params, root, &ops_name, &sched.name) {
             Ok((object, link)) => {
                 let mut skipped = choice.skipped.clone();
                 skipped.extend(failures);
-                return Ok(supervise(object, link, choice, skipped, &ops_name, root, opts, start, sched));
+                return Ok(supervise(
+                    &object, link, choice, skipped, &ops_name, root, opts, start, sched,
+                ));
             }
             Err(reason) => {
-                eprintln!("scxpack: variant {} failed to load: {reason}", choice.variant.name);
+                eprintln!(
+                    "scxpack: variant {} failed to load: {reason}",
+                    choice.variant.name
+                );
                 failures.push(Skipped {
                     variant: choice.variant.name.clone(),
                     reasons: vec![reason],
@@ -55,7 +60,10 @@ pub(super) fn load_first(
         .map(|s| format!("  {}: {}", s.variant, s.reasons.join("; ")))
         .collect::<Vec<_>>()
         .join("\n");
-    Err(RunError::Other(format!("no variant of {} loaded:\n{details}", sched.name)))
+    Err(RunError::Other(format!(
+        "no variant of {} loaded:\n{details}",
+        sched.name
+    )))
 }
 
 /// `NAME_VERSION` within the kernel's limits (only `[A-Za-z0-9_.]`).
@@ -68,7 +76,13 @@ fn ops_name(variant: &crate::package::Variant, version: &str) -> String {
         .unwrap_or_else(|| "scxpack".to_string());
     let full = format!("{base}_{version}");
     full.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(OPS_NAME_MAX)
         .collect()
 }
@@ -77,7 +91,10 @@ fn ops_name(variant: &crate::package::Variant, version: &str) -> String {
 /// (it has no setter for the `kconfig` open option).
 fn open(bytes: &[u8], name: &str, kconfig_text: Option<&str>) -> Result<OpenObject, String> {
     let name = CString::new(name).map_err(|e| e.to_string())?;
-    let kconfig = kconfig_text.map(CString::new).transpose().map_err(|e| e.to_string())?;
+    let kconfig = kconfig_text
+        .map(CString::new)
+        .transpose()
+        .map_err(|e| e.to_string())?;
     let opts = libbpf_rs::libbpf_sys::bpf_object_open_opts {
         sz: std::mem::size_of::<libbpf_rs::libbpf_sys::bpf_object_open_opts>() as _,
         object_name: name.as_ptr(),
@@ -86,7 +103,13 @@ fn open(bytes: &[u8], name: &str, kconfig_text: Option<&str>) -> Result<OpenObje
     };
     // SAFETY: `bytes`, `opts` and the strings it points to outlive the call;
     // libbpf copies what it keeps.
-    let raw = unsafe { libbpf_rs::libbpf_sys::bpf_object__open_mem(bytes.as_ptr().cast(), bytes.len() as _, &raw const opts) };
+    let raw = unsafe {
+        libbpf_rs::libbpf_sys::bpf_object__open_mem(
+            bytes.as_ptr().cast(),
+            bytes.len() as _,
+            &raw const opts,
+        )
+    };
     let ptr = NonNull::new(raw).filter(|_| {
         // SAFETY: libbpf_get_error only inspects the pointer value.
         unsafe { libbpf_rs::libbpf_sys::libbpf_get_error(raw.cast()) == 0 }
@@ -114,7 +137,11 @@ fn attach(
     apply_rodata(&mut open_obj, req, &plan.enum_slots, params)?;
     let hotplug_seq = root.sched_ext().and_then(|s| s.hotplug_seq).unwrap_or(0);
     for map in &req.struct_ops {
-        let flags = plan.flags.iter().find(|(m, _)| *m == map.name).map(|(_, f)| *f);
+        let flags = plan
+            .flags
+            .iter()
+            .find(|(m, _)| *m == map.name)
+            .map(|(_, f)| *f);
         let nulls: Vec<&str> = plan
             .null_callbacks
             .iter()
@@ -123,11 +150,15 @@ fn attach(
             .collect();
         edit_struct_ops(&mut open_obj, map, flags, &nulls, hotplug_seq, ops_name)?;
     }
-    let mut object = open_obj.load().map_err(|e| format!("{}: {e}", libbpf_log::classify(&libbpf_log::take())))?;
+    let mut object = open_obj
+        .load()
+        .map_err(|e| format!("{}: {e}", libbpf_log::classify(&libbpf_log::take())))?;
     let link = attach_struct_ops(&mut object, req)?;
     if !watch::wait_for(STATE_TIMEOUT, || watch::is_ours(root, ops_name)) {
         let state = root.sched_ext().and_then(|s| s.state).unwrap_or_default();
-        return Err(format!("attached, but sched_ext state is {state:?}, not enabled with {ops_name}"));
+        return Err(format!(
+            "attached, but sched_ext state is {state:?}, not enabled with {ops_name}"
+        ));
     }
     Ok((object, link))
 }
@@ -140,7 +171,11 @@ fn kconfig_text(req: &Requirements, root: &Root) -> String {
 
 /// libbpf's object name: short, and a valid prefix for its map names.
 fn object_name(sched: &str) -> String {
-    sched.chars().filter(char::is_ascii_alphanumeric).take(8).collect::<String>()
+    sched
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(8)
+        .collect::<String>()
 }
 
 fn write_le(data: &mut [u8], offset: u32, size: u32, value: u64) -> Result<(), String> {
@@ -200,7 +235,9 @@ fn edit_struct_ops(
             }
         }
         for member in nulls {
-            let slot = map.slot(member).ok_or_else(|| format!("{} has no member {member}", map.name))?;
+            let slot = map
+                .slot(member)
+                .ok_or_else(|| format!("{} has no member {member}", map.name))?;
             write_le(data, slot.offset, slot.size, 0)?;
         }
         if let Some(slot) = map.slot("name") {
@@ -214,7 +251,10 @@ fn edit_struct_ops(
     }
     for member in nulls {
         if let Some(prog) = map.callbacks.get(*member) {
-            if let Some(mut p) = obj.progs_mut().find(|p| p.name().to_string_lossy() == *prog) {
+            if let Some(mut p) = obj
+                .progs_mut()
+                .find(|p| p.name().to_string_lossy() == *prog)
+            {
                 p.set_autoload(false);
             }
         }
@@ -228,8 +268,12 @@ fn attach_struct_ops(object: &mut Object, req: &Requirements) -> Result<Link, St
         .maps_mut()
         .find(|m| names.contains(&m.name().to_string_lossy().as_ref()))
         .ok_or("no struct_ops map to attach")?;
-    map.attach_struct_ops()
-        .map_err(|e| format!("attach failed: {e} ({})", libbpf_log::classify(&libbpf_log::take())))
+    map.attach_struct_ops().map_err(|e| {
+        format!(
+            "attach failed: {e} ({})",
+            libbpf_log::classify(&libbpf_log::take())
+        )
+    })
 }
 
 /// Reads the exit record from the object's data map.
@@ -242,9 +286,12 @@ fn read_exit_info(object: &Object, req: &Requirements) -> Option<ExitInfo> {
     ExitInfo::decode(value.get(slot.offset as usize..(slot.offset + slot.size) as usize)?)
 }
 
-#[allow(clippy::too_many_arguments, reason = "one call site; the pieces of one run")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site; the pieces of one run"
+)]
 fn supervise(
-    object: Object,
+    object: &Object,
     link: Link,
     choice: &Choice<'_>,
     skipped: Vec<Skipped>,
@@ -255,7 +302,10 @@ fn supervise(
     sched: &Scheduler,
 ) -> RunReport {
     let enable_ms = start.elapsed().as_millis() as u64;
-    eprintln!("scxpack: {} ({}) enabled as {ops_name}", sched.name, choice.variant.name);
+    eprintln!(
+        "scxpack: {} ({}) enabled as {ops_name}",
+        sched.name, choice.variant.name
+    );
     let ran = Instant::now();
     let ended = watch::watch(root, ops_name, opts.duration);
     let rss_kib = watch::rss_kib();
@@ -264,14 +314,22 @@ fn supervise(
     let detached_cleanly = watch::wait_for(STATE_TIMEOUT, || {
         root.sched_ext().and_then(|s| s.state).as_deref() == Some("disabled")
     });
-    let exit = read_exit_info(&object, &choice.variant.requirements);
+    let exit = read_exit_info(object, &choice.variant.requirements);
     RunReport {
         scheduler: sched.name.clone(),
         variant: choice.variant.name.clone(),
-        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease").ok().map(|s| s.trim().to_string()),
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .ok()
+            .map(|s| s.trim().to_string()),
         ops_name: ops_name.to_string(),
         skipped,
-        shims: choice.assessment.shims.iter().map(ToString::to_string).collect(),
+        shims: choice
+            .assessment
+            .shims
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        loaded: true,
         enable_ms,
         enabled_seen: true,
         ran_secs,

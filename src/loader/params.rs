@@ -13,7 +13,11 @@ pub enum ParamError {
         known: String,
     },
     #[error("parameter {key} is {ty}: cannot take {value:?}")]
-    BadValue { key: String, ty: String, value: String },
+    BadValue {
+        key: String,
+        ty: String,
+        value: String,
+    },
     #[error("parameter {0:?} is not KEY=VALUE")]
     Syntax(String),
 }
@@ -32,7 +36,7 @@ fn scalar(ty: &str) -> Option<Scalar> {
         .split_whitespace()
         .filter(|w| !matches!(*w, "const" | "volatile"))
         .collect();
-    Some(match words.join(" ").trim_start_matches("__").as_ref() {
+    Some(match words.join(" ").trim_start_matches("__") {
         "bool" | "_Bool" => Scalar::Bool,
         "u8" | "unsigned char" | "char" => Scalar::Unsigned(8),
         "u16" | "unsigned short" => Scalar::Unsigned(16),
@@ -74,7 +78,10 @@ pub fn parse_assignment(s: &str) -> Result<(String, String), ParamError> {
 }
 
 /// Validates assignments; returns `.rodata` variable → little-endian bits.
-pub(super) fn resolve(sched: &Scheduler, assignments: &[(String, String)]) -> Result<Vec<(String, u64)>, ParamError> {
+pub(super) fn resolve(
+    sched: &Scheduler,
+    assignments: &[(String, String)],
+) -> Result<Vec<(String, u64)>, ParamError> {
     let declared: Vec<(String, String)> = if sched.parameters.is_empty() {
         // A bare object: its .rodata variables (not enum slots) are the parameters.
         sched
@@ -101,7 +108,11 @@ pub(super) fn resolve(sched: &Scheduler, assignments: &[(String, String)]) -> Re
                 return Err(ParamError::Unknown {
                     key: key.clone(),
                     scheduler: sched.name.clone(),
-                    known: declared.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "),
+                    known: declared
+                        .iter()
+                        .map(|(n, _)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 });
             };
             let bad = || ParamError::BadValue {
@@ -121,7 +132,10 @@ mod tests {
 
     #[test]
     fn encodes_by_type_and_range() {
-        assert_eq!(encode(scalar("const volatile u64").unwrap(), "5000"), Some(5000));
+        assert_eq!(
+            encode(scalar("const volatile u64").unwrap(), "5000"),
+            Some(5000)
+        );
         assert_eq!(encode(scalar("bool").unwrap(), "false"), Some(0));
         assert_eq!(encode(scalar("u8").unwrap(), "256"), None);
         assert_eq!(encode(scalar("s32").unwrap(), "-1"), Some(u64::MAX));
@@ -132,6 +146,9 @@ mod tests {
     #[test]
     fn assignments_need_an_equals_sign() {
         assert!(parse_assignment("slice_us").is_err());
-        assert_eq!(parse_assignment("a=b=c").unwrap(), ("a".into(), "b=c".into()));
+        assert_eq!(
+            parse_assignment("a=b=c").unwrap(),
+            ("a".into(), "b=c".into())
+        );
     }
 }

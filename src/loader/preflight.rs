@@ -1,6 +1,7 @@
 //! Preflight: may we load, does this kernel run sched_ext, is it free?
 
-use crate::kernel::{Kernel, KernelError, KernelFacts};
+use crate::btf::Btf;
+use crate::kernel::{KernelError, KernelFacts};
 use crate::live::Root;
 use crate::matching::Kconfig;
 
@@ -93,21 +94,29 @@ pub(super) fn privileges() -> Result<(), PreflightError> {
 /// Reads the running kernel and checks it can take a new scheduler.
 pub(super) fn kernel(root: &Root) -> Result<LiveTarget, PreflightError> {
     let live = root.kernel().map_err(KernelError::from)?;
-    let kernel = Kernel::running(root)?;
-    let release = kernel.facts.release.clone().unwrap_or_else(|| "?".into());
-    let (true, Some(sysfs)) = (kernel.facts.sched_ext, live.sched_ext) else {
+    let btf = Btf::parse(&live.btf).map_err(|source| KernelError::Btf {
+        path: root.path(std::path::Path::new(crate::live::SYS_BTF)),
+        source,
+    })?;
+    let facts = KernelFacts::from_btf(&btf, live.release.clone());
+    drop(btf);
+    let release = facts.release.clone().unwrap_or_else(|| "?".into());
+    let (true, Some(sysfs)) = (facts.sched_ext, live.sched_ext) else {
         return Err(PreflightError::NoSchedExt { release });
     };
     let state = sysfs.state.clone().unwrap_or_default();
     if state != "disabled" {
         return Err(PreflightError::Busy {
-            ops: sysfs.root_ops.clone().unwrap_or_else(|| "unknown scheduler".into()),
+            ops: sysfs
+                .root_ops
+                .clone()
+                .unwrap_or_else(|| "unknown scheduler".into()),
             state,
         });
     }
     Ok(LiveTarget {
-        kconfig: super::kconfig::read(root, kernel.facts.release.as_deref()),
-        facts: kernel.facts,
+        kconfig: super::kconfig::read(root, facts.release.as_deref()),
+        facts,
         btf: live.btf,
     })
 }

@@ -73,12 +73,15 @@ pub(super) fn watch(root: &Root, ops_name: &str, duration: Option<Duration>) -> 
 
 /// The loader's resident set size in KiB (`VmRSS`).
 pub(super) fn rss_kib() -> Option<u64> {
-    std::fs::read_to_string("/proc/self/status").ok()?.lines().find_map(|l| {
-        l.strip_prefix("VmRSS:")?
-            .trim()
-            .strip_suffix("kB")?
-            .trim()
-            .parse()
-            .ok()
-    })
+    std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("VmRSS:")?
+                .trim()
+                .strip_suffix("kB")?
+                .trim()
+                .parse()
+                .ok()
+        })
 }

@@ -263,13 +263,13 @@ impl Assessment {
         for s in &self.shims {
             match s {
                 Shim::NullCallback { map, member } => {
-                    plan.null_callbacks.push((map.clone(), member.clone()))
+                    plan.null_callbacks.push((map.clone(), member.clone()));
                 }
                 Shim::MaskFlags {
                     map, flags_after, ..
                 } => plan.flags.push((map.clone(), *flags_after)),
                 Shim::FillEnumSlot { slot, value, .. } => {
-                    plan.enum_slots.push((slot.clone(), *value))
+                    plan.enum_slots.push((slot.clone(), *value));
                 }
                 Shim::SupplyKconfig { .. } => {}
             }

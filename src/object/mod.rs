@@ -158,6 +158,7 @@ impl Requirements {
 }
 
 /// The NUL-terminated string at the start of `bytes`, lossily decoded.
+#[must_use]
 pub fn c_string(bytes: &[u8]) -> String {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
     String::from_utf8_lossy(&bytes[..end]).into_owned()
@@ -182,10 +183,12 @@ fn exit_info(obj: &elf::BpfElf<'_>, btf: &Btf<'_>) -> Option<GlobalSlot> {
             continue;
         }
         for var in sec.datasec_vars() {
-            let Some(v) = btf.get(var.type_id) else { continue };
-            let is_uei = btf
-                .resolve(v.size_or_type)
-                .is_ok_and(|t| t.kind == crate::btf::Kind::Struct && btf.name(&t) == EXIT_INFO_TYPE);
+            let Some(v) = btf.get(var.type_id) else {
+                continue;
+            };
+            let is_uei = btf.resolve(v.size_or_type).is_ok_and(|t| {
+                t.kind == crate::btf::Kind::Struct && btf.name(&t) == EXIT_INFO_TYPE
+            });
             if is_uei {
                 let name = btf.name(&v);
                 found.push(GlobalSlot {

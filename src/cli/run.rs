@@ -1,0 +1,139 @@
+//! `scxpack run NAME|PKG|OBJ` and `scxpack status`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::output::{print_json, print_json_line};
+use crate::live::{Root, SchedExtSysfs};
+use crate::loader::{self, RunOptions};
+use crate::package::Package;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// An installed scheduler's name, a package (.scxpkg) or a BPF object (.bpf.o).
+    target: String,
+    /// Which scheduler of a package with several.
+    #[arg(long)]
+    scheduler: Option<String>,
+    /// Load this variant instead of the first one that loads.
+    #[arg(long)]
+    variant: Option<String>,
+    /// Set a scheduler parameter (repeatable).
+    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = loader_param)]
+    params: Vec<(String, String)>,
+    /// Detach after SECS seconds (default: run until SIGINT/SIGTERM).
+    #[arg(long, value_name = "SECS")]
+    duration: Option<f64>,
+    /// Reloads allowed when the scheduler exits asking for a restart.
+    #[arg(long, default_value_t = 3)]
+    max_restarts: u32,
+    /// Print a JSON report on stdout when done.
+    #[arg(long)]
+    json: bool,
+    /// Show libbpf's messages and verifier logs.
+    #[arg(short, long)]
+    verbose: bool,
+    /// Root of the installation to look NAME up in.
+    #[arg(long, default_value = "/")]
+    root: PathBuf,
+}
+
+fn loader_param(s: &str) -> Result<(String, String), String> {
+    crate::loader::parse_param(s).map_err(|e| e.to_string())
+}
+
+fn open_target(args: &Args) -> anyhow::Result<Package> {
+    let path = Path::new(&args.target);
+    if path.exists() {
+        return Ok(Package::open(path)?);
+    }
+    let (pkg, _) = crate::package::find_installed(&args.root, &args.target)?;
+    Ok(pkg)
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let pkg = open_target(args)?;
+    let mut scheduler = args.scheduler.clone();
+    if scheduler.is_none() && !Path::new(&args.target).exists() {
+        scheduler = Some(args.target.clone());
+    }
+    let opts = RunOptions {
+        scheduler,
+        variant: args.variant.clone(),
+        params: args.params.clone(),
+        duration: args.duration.map(Duration::from_secs_f64),
+        max_restarts: args.max_restarts,
+        verbose: args.verbose,
+    };
+    let report = match loader::run(&pkg, &opts, &Root::default()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("scxpack: error: {e}");
+            if args.json {
+                print_json_line(&serde_json::json!({
+                    "loaded": false,
+                    "error": e.to_string(),
+                    "exit_code": e.exit_code(),
+                }))?;
+            }
+            return Ok(ExitCode::from(e.exit_code()));
+        }
+    };
+    if let Some(exit) = &report.exit {
+        eprintln!(
+            "scxpack: {} stopped: {} ({}) exit_code {:#x}: {}",
+            report.scheduler, exit.kind_name, exit.reason, exit.exit_code, exit.msg
+        );
+    }
+    if args.json {
+        print_json_line(&report)?;
+    }
+    Ok(ExitCode::from(report.exit_code()))
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct StatusArgs {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Status {
+    sched_ext: bool,
+    #[serde(flatten)]
+    sysfs: Option<SchedExtSysfs>,
+}
+
+pub(crate) fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let sysfs = Root::default().sched_ext();
+    let status = Status {
+        sched_ext: sysfs.is_some(),
+        sysfs,
+    };
+    if args.json {
+        print_json(&status)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(s) = &status.sysfs else {
+        println!(
+            "sched_ext: not available (no /sys/kernel/sched_ext: the kernel lacks CONFIG_SCHED_CLASS_EXT)"
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
+    println!("sched_ext:   {}", s.state.as_deref().unwrap_or("?"));
+    println!("scheduler:   {}", s.root_ops.as_deref().unwrap_or("none"));
+    if let Some(seq) = s.enable_seq {
+        println!("enable_seq:  {seq} (schedulers enabled since boot)");
+    }
+    if let Some(n) = s.nr_rejected {
+        println!("nr_rejected: {n}");
+    }
+    for (name, value) in &s.events {
+        println!("  {name:40} {value}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

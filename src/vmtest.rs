@@ -1,0 +1,169 @@
+//! The VM proof behind `scxpack vmtest`: every scheduler of every package,
+//! loaded for real with `scxpack run` inside each kernel under QEMU (through
+//! the [`crate::vm`] harness), read back as one result per kernel × scheduler.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::package::Package;
+use crate::vm::{self, GuestJob, KernelRun, VmConfig};
+
+/// One kernel × scheduler result.
+#[derive(Debug, Clone, Serialize)]
+pub struct VmResult {
+    pub kernel: String,
+    pub kernel_path: PathBuf,
+    pub package: String,
+    pub scheduler: String,
+    pub variant: Option<String>,
+    /// The kernel has sched_ext.
+    pub sched_ext: bool,
+    /// The scheduler attached and sched_ext reported it enabled.
+    pub loaded: bool,
+    /// Loaded, ran for the whole duration, and detached cleanly.
+    pub ok: bool,
+    pub reason: Option<String>,
+    pub ran_secs: Option<f64>,
+    pub detached_cleanly: Option<bool>,
+    pub exit_code: Option<i32>,
+    pub report: Option<serde_json::Value>,
+}
+
+/// The whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct VmMatrix {
+    pub boots: Vec<BootSummary>,
+    pub results: Vec<VmResult>,
+    /// Extra jobs' raw results: (kernel release, result).
+    pub extra: Vec<(Option<String>, vm::JobResult)>,
+}
+
+/// One boot.
+#[derive(Debug, Clone, Serialize)]
+pub struct BootSummary {
+    pub kernel: PathBuf,
+    pub release: Option<String>,
+    pub booted: bool,
+    pub boot_secs: Option<f64>,
+    pub total_secs: f64,
+    pub failure: Option<String>,
+    pub sched_ext_log: Vec<String>,
+}
+
+fn job_id(pkg: &str, sched: &str) -> String {
+    let clean = |s: &str| {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._+-".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect::<String>()
+    };
+    format!("{}:{}", clean(pkg), clean(sched))
+}
+
+/// Runs every scheduler of `packages` on every kernel (plus `extra` jobs,
+/// whose raw results are in [`VmMatrix::extra`]).
+pub fn run(
+    packages: &[PathBuf],
+    kernels: &[PathBuf],
+    cfg: &VmConfig,
+    duration: u32,
+    extra: &[GuestJob],
+) -> anyhow::Result<VmMatrix> {
+    let mut jobs = Vec::new();
+    let mut index = Vec::new();
+    for path in packages {
+        let pkg = Package::open(path)?;
+        let file = path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .context("package path has no file name")?;
+        for s in &pkg.manifest.schedulers {
+            let id = job_id(&pkg.manifest.name, &s.name);
+            jobs.push(GuestJob::scxpack_run(
+                id.clone(),
+                &file,
+                Some(&s.name),
+                duration,
+            ));
+            index.push((id, pkg.manifest.name.clone(), s.name.clone()));
+        }
+    }
+    jobs.extend_from_slice(extra);
+    let runs = vm::run_matrix(kernels, packages, &jobs, cfg)?;
+    let mut out = VmMatrix {
+        boots: Vec::new(),
+        results: Vec::new(),
+        extra: Vec::new(),
+    };
+    for run in &runs {
+        out.boots.push(BootSummary {
+            kernel: run.kernel.clone(),
+            release: run.release.clone(),
+            booted: run.booted,
+            boot_secs: run.boot_secs,
+            total_secs: run.total_secs,
+            failure: run.failure.clone(),
+            sched_ext_log: run.sched_ext_log.clone(),
+        });
+        for (id, pkg, sched) in &index {
+            out.results.push(result(run, id, pkg, sched));
+        }
+        for job in extra {
+            if let Some(j) = run.job(&job.id) {
+                out.extra.push((run.release.clone(), j.clone()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn result(run: &KernelRun, id: &str, pkg: &str, sched: &str) -> VmResult {
+    let job = run.job(id);
+    let json = job.and_then(|j| j.json.clone());
+    let get = |k: &str| json.as_ref().and_then(|j| j.get(k)).cloned();
+    let loaded = get("loaded").and_then(|v| v.as_bool()).unwrap_or(false);
+    let detached = get("detached_cleanly").and_then(|v| v.as_bool());
+    let rc = job.and_then(|j| j.rc);
+    let ok = loaded && rc == Some(0) && detached == Some(true);
+    let reason = if ok {
+        None
+    } else if let Some(f) = &run.failure {
+        Some(format!("guest failed: {f}"))
+    } else if let Some(e) = get("error").and_then(|v| v.as_str().map(str::to_string)) {
+        Some(e)
+    } else if let Some(exit) = get("exit").filter(|e| !e.is_null()) {
+        Some(format!("ejected by the kernel: {exit}"))
+    } else if job.is_some_and(|j| !j.started) {
+        Some("job never started".to_string())
+    } else {
+        Some(format!(
+            "exit code {rc:?}, stderr: {}",
+            job.map(|j| j.stderr.join(" | ")).unwrap_or_default()
+        ))
+    };
+    VmResult {
+        kernel: run
+            .release
+            .clone()
+            .unwrap_or_else(|| run.kernel.display().to_string()),
+        kernel_path: run.kernel.clone(),
+        package: pkg.to_string(),
+        scheduler: sched.to_string(),
+        variant: get("variant").and_then(|v| v.as_str().map(str::to_string)),
+        sched_ext: run.sched_ext.is_some(),
+        loaded,
+        ok,
+        reason,
+        ran_secs: get("ran_secs").and_then(|v| v.as_f64()),
+        detached_cleanly: detached,
+        exit_code: rc,
+        report: json,
+    }
+}
