@@ -4,8 +4,9 @@
 //! Layout: `/bin/busybox` plus symlinks for the applets `/init` uses (the rest
 //! are added at boot by `busybox --install -s`), `/bin/scxpack` (optional) with
 //! every library `ldd` lists copied at the same absolute path (the dynamic
-//! loader included), `/pkg/<file name>` for each payload, `/init`, the mount
-//! points and a `/dev/console` node. Assumes a glibc host (`ldd` from
+//! loader included), `/pkg/<file name>` for each payload, extra files at
+//! the guest paths the caller names (e.g. `/boot/config-RELEASE`), `/init`,
+//! the mount points and a `/dev/console` node. Assumes a glibc host (`ldd` from
 //! `libc-bin`); a static binary simply has no libraries to copy. The guest
 //! does not need debug info: [`strip_debug`] drops it with `objcopy` (a 46 MB
 //! debug build becomes ~6 MB) when binutils is there. The archive is
@@ -60,6 +61,8 @@ pub struct InitramfsSpec<'a> {
     pub binary: Option<&'a Path>,
     /// Files placed under [`PAYLOAD_DIR`] by file name.
     pub payloads: &'a [PathBuf],
+    /// Files placed at a given guest path (e.g. `boot/config-RELEASE`): (guest, host).
+    pub files: &'a [(String, PathBuf)],
     /// The `/init` script text.
     pub init: &'a str,
 }
@@ -87,6 +90,7 @@ pub fn build_archive(spec: &InitramfsSpec<'_>) -> Result<Archive, VmError> {
         add_executable(&mut archive, binary, GUEST_BINARY_PATH)?;
     }
     add_payloads(&mut archive, spec.payloads)?;
+    add_files(&mut archive, spec.files)?;
     let init = Node::File {
         mode: 0o755,
         data: spec.init.as_bytes().to_vec(),
@@ -244,6 +248,19 @@ fn add_payloads(archive: &mut Archive, payloads: &[PathBuf]) -> Result<(), VmErr
     Ok(())
 }
 
+/// Adds host files at the given guest paths (parents created as needed; a
+/// clash with another member, `/init` included, is an error).
+fn add_files(archive: &mut Archive, files: &[(String, PathBuf)]) -> Result<(), VmError> {
+    for (guest, host) in files {
+        let data = fs::read(host).map_err(|e| VmError::Payload {
+            path: host.clone(),
+            reason: e.to_string(),
+        })?;
+        add(archive, guest, Node::File { mode: 0o644, data })?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,6 +301,24 @@ mod tests {
         let payloads = [dir.join("a/x.bpf.o"), dir.join("b/x.bpf.o")];
         let err = add_payloads(&mut archive, &payloads).unwrap_err();
         assert!(err.to_string().contains("/pkg/x.bpf.o"), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn extra_files_land_at_their_guest_paths() {
+        let dir = std::env::temp_dir().join(format!("scxpack-vm-files-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("config");
+        fs::write(&config, b"CONFIG_SCHED_CLASS_EXT=y\n").unwrap();
+        let mut archive = Archive::new();
+        let files = [("/boot/config-6.16.3".to_owned(), config.clone())];
+        add_files(&mut archive, &files).unwrap();
+        assert!(archive.contains("boot") && archive.contains("/boot/config-6.16.3"));
+        let clash = [("boot".to_owned(), config)];
+        assert!(add_files(&mut archive, &clash).is_err());
+        let missing = [("x".to_owned(), dir.join("missing"))];
+        let err = add_files(&mut archive, &missing).unwrap_err();
+        assert!(err.to_string().contains("missing"), "{err}");
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -246,6 +246,7 @@ fn write_initramfs(
         busybox: &tools.busybox,
         binary: tools.binary.as_deref(),
         payloads,
+        files: &cfg.files,
         init: &init,
     };
     let image = initramfs::build_initramfs(&spec, cfg.compression)?;

@@ -114,6 +114,8 @@ pub struct VmConfig {
     pub strip_debug: bool,
     /// Extra kernel command-line words.
     pub append: Vec<String>,
+    /// Host files copied into the guest at the given paths: (guest path, host path).
+    pub files: Vec<(String, PathBuf)>,
     /// Write each guest's raw console to `<log_dir>/<NN>-<kernel>-<accel>.log`.
     pub log_dir: Option<PathBuf>,
     /// Switches of the generated `/init` (workload, poweroff).
@@ -136,6 +138,7 @@ impl Default for VmConfig {
             guest_binary: GuestBinary::CurrentExe,
             strip_debug: true,
             append: Vec::new(),
+            files: Vec::new(),
             log_dir: None,
             init: InitOptions::default(),
             compression: Compression::Gzip,
