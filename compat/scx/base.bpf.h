@@ -92,6 +92,13 @@ static long (*const bpf_task_storage_delete)(void *map,
 #define SCX_ENOMEM 12
 #define SCX_EBUSY 16
 
+/*
+ * Define the .rodata slot of the sched_ext enumerator @name (see
+ * scx/enums.bpf.h for the loader contract). Use it before any
+ * "#define name __name" that redirects the bare name to the slot.
+ */
+#define SCX_ENUM_SLOT(name) const volatile u64 __##name __weak = (u64)(name);
+
 /* Wrap-safe "a is earlier than b" for u64 clocks and virtual times. */
 static __always_inline bool scx_time_before(u64 a, u64 b)
 {

@@ -32,8 +32,7 @@
 #ifndef SCXPACK_ENUMS_BPF_H
 #define SCXPACK_ENUMS_BPF_H
 
-/* Define the .rodata slot of one enumerator (before its #define). */
-#define SCX_ENUM_SLOT(name) const volatile u64 __##name __weak = (u64)(name);
+/* SCX_ENUM_SLOT() is defined in scx/base.bpf.h. */
 
 /* enum scx_public_consts */
 SCX_ENUM_SLOT(SCX_SLICE_DFL)
