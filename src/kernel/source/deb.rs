@@ -93,6 +93,9 @@ fn ar_member(bytes: &[u8], pos: usize) -> Result<(Member<'_>, usize), String> {
         .map_err(|_| "member name is not text".to_owned())?
         .trim_end()
         .trim_end_matches('/');
+    if name.chars().any(char::is_control) {
+        return Err(format!("member name {name:?} has control characters"));
+    }
     let size_field = std::str::from_utf8(&header[48..58]).unwrap_or("?").trim();
     let size: usize = size_field
         .parse()
@@ -148,7 +151,7 @@ fn find_kernel(
 /// A decoder for a `.tar*` member, chosen by its magic bytes.
 fn tar_decoder(data: &[u8]) -> Result<Box<dyn Read + '_>, String> {
     let reader: Box<dyn Read + '_> = if data.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        let decoder = zstd::stream::read::Decoder::with_buffer(data).map_err(|e| e.to_string())?;
+        let decoder = zstd::stream::read::Decoder::with_buffer(data).map_err(|e| one_line(&e))?;
         Box::new(decoder)
     } else if data.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
         Box::new(liblzma::read::XzDecoder::new_multi_decoder(data))
@@ -184,8 +187,8 @@ fn scan_tar(reader: impl Read, max_member: u64) -> Result<TarScan, String> {
     let mut archive = tar::Archive::new(reader);
     let mut top_level = BTreeSet::new();
     let mut entries = 0u64;
-    for entry in archive.entries().map_err(|e| e.to_string())? {
-        let mut entry = entry.map_err(|e| e.to_string())?;
+    for entry in archive.entries().map_err(|e| one_line(&e))? {
+        let mut entry = entry.map_err(|e| one_line(&e))?;
         entries += 1;
         let name = normalize(&entry.path_bytes());
         let is_dir = entry.header().entry_type().is_dir();
@@ -209,7 +212,7 @@ fn read_if_kernel(entry: &mut impl Read, name: &str, max: u64) -> Result<Option<
     entry
         .take(4096)
         .read_to_end(&mut head)
-        .map_err(|e| format!("{name}: {e}"))?;
+        .map_err(|e| format!("{name}: {}", one_line(&e)))?;
     if !matches!(sniff(&head), Some(Format::BzImage | Format::Elf)) {
         return Ok(None);
     }
@@ -219,12 +222,15 @@ fn read_if_kernel(entry: &mut impl Read, name: &str, max: u64) -> Result<Option<
     Ok(Some(head))
 }
 
-/// `./boot/vmlinuz-x` → `boot/vmlinuz-x`.
+/// `./boot/vmlinuz-x` → `boot/vmlinuz-x`, control characters escaped.
 fn normalize(raw: &[u8]) -> String {
     let text = String::from_utf8_lossy(raw);
-    text.trim_start_matches("./")
-        .trim_start_matches('/')
-        .to_owned()
+    error::one_line(text.trim_start_matches("./").trim_start_matches('/'))
+}
+
+/// An error's message on one line.
+fn one_line(e: &impl std::fmt::Display) -> String {
+    error::one_line(&e.to_string())
 }
 
 /// `usr/lib/x` → `usr/`, directory `etc/` → `etc/`; a top-level file keeps its name.

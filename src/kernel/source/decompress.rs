@@ -200,7 +200,7 @@ pub(super) fn read_bounded(reader: impl Read, hint: u64, limit: u64) -> Result<V
 fn corrupt(produced: u64) -> impl Fn(io::Error) -> Bounded {
     move |e| Bounded::Corrupt {
         produced,
-        reason: e.to_string(),
+        reason: error::one_line(&e.to_string()),
     }
 }
 

@@ -20,7 +20,7 @@ const MAX_RELEASE: usize = 128;
 pub(super) fn btf_section<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a [u8], SourceError> {
     let elf_err = |e: object::Error| SourceError::Elf {
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        reason: error::one_line(&e.to_string()),
     };
     let file = object::File::parse(bytes).map_err(elf_err)?;
     let section = file

@@ -187,6 +187,20 @@ pub(super) fn hex(bytes: &[u8]) -> String {
     out
 }
 
+/// `text` with control characters (newlines, NULs from hostile archives)
+/// escaped, so every message stays on one line.
+pub(super) fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The first `n` bytes (or fewer) as evidence.
 pub(super) fn prefix(bytes: &[u8], n: usize) -> Vec<u8> {
     bytes.get(..n).unwrap_or(bytes).to_vec()
