@@ -317,6 +317,7 @@ pub fn install(root: &Path, package: &Package) -> Result<InstallReport, InstallE
         remove_tree(&lib.join(prev.dir()))?;
         sync_dir(&name_dir)?;
     }
+    let _ = fs::remove_dir(lib.join(STAGING_DIR));
     Ok(report)
 }
 

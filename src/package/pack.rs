@@ -113,12 +113,21 @@ pub fn pack(source: &Path, options: &PackOptions) -> Result<Package, PackError> 
         let path = path.to_path_buf();
         move |source| PackError::Io { path, source }
     };
-    let dir = std::fs::canonicalize(source).map_err(io(source))?;
+    let given = std::fs::canonicalize(source).map_err(io(source))?;
+    // A manifest file packs that one scheduler (test fixtures keep several
+    // manifests in one folder); a folder is searched as below.
+    let manifest_file = given.is_file().then(|| given.clone());
+    let dir = match &manifest_file {
+        Some(file) => file.parent().map(Path::to_path_buf).unwrap_or_default(),
+        None => given,
+    };
     let folder = dir
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let (manifests, single) = if let Some(m) = source_manifest_in(&dir) {
+    let (manifests, single) = if let Some(file) = manifest_file {
+        (vec![file], true)
+    } else if let Some(m) = source_manifest_in(&dir) {
         (vec![m], true)
     } else {
         let mut subdirs: Vec<PathBuf> = std::fs::read_dir(&dir)

@@ -65,8 +65,15 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 /// Runs the `scxpack` binary with `args`; returns (exit code, stdout, stderr).
 #[must_use]
 pub fn scxpack(args: &[&str]) -> (i32, String, String) {
+    scxpack_env(args, &[])
+}
+
+/// As [`scxpack`], with extra environment variables.
+#[must_use]
+pub fn scxpack_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_scxpack"))
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .expect("run scxpack");
     (
