@@ -586,6 +586,12 @@ fn empty_random_and_non_kernel_files_are_rejected() {
     let err = read_kernel_file(&text).expect_err("text accepted");
     assert!(err.to_string().contains("68 65 6c 6c 6f"), "{err}");
 
+    let device = Path::new("/dev/zero");
+    if device.exists() {
+        let err = read_kernel_file(device).expect_err("/dev/zero accepted");
+        assert!(matches!(err, SourceError::NotAFile { .. }), "{err}");
+    }
+
     let missing = tmp.0.join("missing");
     let err = read_kernel_file(&missing).expect_err("missing file accepted");
     assert!(matches!(err, SourceError::Io { .. }), "{err}");

@@ -21,6 +21,7 @@ mod find;
 mod sniff;
 
 use std::fmt;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,10 @@ pub use sniff::{Format, sniff, sniff_file};
 /// Largest decompressed output accepted from any payload or archive member
 /// (1 GiB); a real vmlinux is 50–70 MB, so anything above is corrupt or hostile.
 pub const MAX_DECOMPRESSED: u64 = 1 << 30;
+
+/// Largest input file read (2 GiB): the biggest kernel sources, `-dbg`
+/// packages and debug vmlinux files, stay well below.
+pub const MAX_INPUT: u64 = 2 << 30;
 
 /// The BTF magic `0xeb9f` as stored little-endian at offset 0.
 pub const BTF_MAGIC_LE: [u8; 2] = [0x9f, 0xeb];
@@ -122,11 +127,40 @@ impl fmt::Debug for KernelImage {
 
 /// Reads one kernel source file and extracts its BTF and release.
 pub fn read_kernel_file(path: &Path) -> Result<KernelImage, SourceError> {
-    let bytes = std::fs::read(path).map_err(|source| SourceError::Io {
+    let bytes = read_input(path)?;
+    read_kernel_bytes(path, &bytes)
+}
+
+/// Reads a whole input file, refusing more than [`MAX_INPUT`] bytes (so a
+/// device like `/dev/zero` or an endless pipe cannot exhaust memory).
+fn read_input(path: &Path) -> Result<Vec<u8>, SourceError> {
+    let io_err = |source| SourceError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    read_kernel_bytes(path, &bytes)
+    };
+    let file = std::fs::File::open(path).map_err(io_err)?;
+    let metadata = file.metadata().map_err(io_err)?;
+    if is_device(&metadata) {
+        return Err(SourceError::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    let size = metadata.len();
+    let too_large = || SourceError::InputTooLarge {
+        path: path.to_path_buf(),
+        limit: MAX_INPUT,
+    };
+    if size > MAX_INPUT {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(MAX_INPUT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_err)?;
+    if bytes.len() as u64 > MAX_INPUT {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 /// Extracts BTF and release from a kernel source already in memory;
@@ -152,6 +186,19 @@ pub fn read_kernel_bytes_with_limit(
         release,
         btf,
     })
+}
+
+/// Character and block devices (`/dev/zero`, a disk) are never kernel sources.
+#[cfg(unix)]
+fn is_device(metadata: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::FileTypeExt as _;
+    let file_type = metadata.file_type();
+    file_type.is_char_device() || file_type.is_block_device()
+}
+
+#[cfg(not(unix))]
+fn is_device(_: &std::fs::Metadata) -> bool {
+    false
 }
 
 /// Caps applied while reading one source.

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{BTF_MAGIC_LE, KernelImage, SourceError, SourceKind, read_kernel_bytes};
+use super::{BTF_MAGIC_LE, KernelImage, SourceError, SourceKind, read_input, read_kernel_bytes};
 
 /// Version of the entry layout and of the extraction it caches; bump it when
 /// either changes so old entries are simply not found.
@@ -87,10 +87,7 @@ pub fn read_kernel_cached_with_outcome(
     path: &Path,
     cache_dir: Option<&Path>,
 ) -> Result<(KernelImage, CacheOutcome), SourceError> {
-    let bytes = fs::read(path).map_err(|source| SourceError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = read_input(path)?;
     let Some(dir) = cache_dir else {
         return Ok((read_kernel_bytes(path, &bytes)?, CacheOutcome::Disabled));
     };

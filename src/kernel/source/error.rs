@@ -17,6 +17,15 @@ pub enum SourceError {
         source: std::io::Error,
     },
 
+    #[error("{}: is a device, not a file; pass a vmlinuz, vmlinux, raw BTF or kernel .deb", path.display())]
+    NotAFile { path: PathBuf },
+
+    #[error(
+        "{}: more than {limit} bytes, far larger than any kernel source; pass a vmlinuz, vmlinux, raw BTF or kernel .deb",
+        path.display()
+    )]
+    InputTooLarge { path: PathBuf, limit: u64 },
+
     #[error(
         "{}: file is empty; expected a bzImage (vmlinuz), an ELF vmlinux, raw BTF or a kernel .deb",
         path.display()
