@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use serde::Serialize;
 
+use crate::kernel::source;
 use crate::package::Package;
 use crate::vm::{self, GuestJob, KernelRun, VmConfig};
 
@@ -49,6 +50,8 @@ pub struct BootSummary {
     pub boot_secs: Option<f64>,
     pub total_secs: f64,
     pub failure: Option<String>,
+    /// The guest has `/sys/kernel/sched_ext`.
+    pub sched_ext: bool,
     pub sched_ext_log: Vec<String>,
 }
 
@@ -96,7 +99,10 @@ pub fn run(
         }
     }
     jobs.extend_from_slice(extra);
-    let runs = vm::run_matrix(kernels, packages, &jobs, cfg)?;
+    let kernels = vm::expand_kernels(kernels)?;
+    let mut cfg = cfg.clone();
+    cfg.files.extend(kernel_configs(&kernels));
+    let runs = vm::run_matrix(&kernels, packages, &jobs, &cfg)?;
     let mut out = VmMatrix {
         boots: Vec::new(),
         results: Vec::new(),
@@ -110,6 +116,7 @@ pub fn run(
             boot_secs: run.boot_secs,
             total_secs: run.total_secs,
             failure: run.failure.clone(),
+            sched_ext: run.sched_ext.is_some(),
             sched_ext_log: run.sched_ext_log.clone(),
         });
         for (id, pkg, sched) in &index {
@@ -122,6 +129,25 @@ pub fn run(
         }
     }
     Ok(out)
+}
+
+/// The `config` beside each kernel image, planted in the guest as
+/// `/boot/config-RELEASE` where the loader looks for it, so the guest sees
+/// the same configuration `check` reads beside the image.
+fn kernel_configs(kernels: &[PathBuf]) -> Vec<(String, PathBuf)> {
+    let cache = source::default_cache_dir();
+    kernels
+        .iter()
+        .filter_map(|k| {
+            let config = k.parent()?.join("config");
+            let release = source::read_kernel_cached(k, cache.as_deref())
+                .ok()?
+                .release?;
+            config
+                .is_file()
+                .then(|| (format!("boot/config-{release}"), config))
+        })
+        .collect()
 }
 
 fn result(run: &KernelRun, id: &str, pkg: &str, sched: &str) -> VmResult {

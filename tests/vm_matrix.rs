@@ -1,0 +1,232 @@
+//! The kernel is the judge: every shipped scheduler and every test object is
+//! loaded with `scxpack run` inside every kernel image under QEMU, and the
+//! offline `check` must give the same verdict for every kernel × scheduler.
+//!
+//! One boot per kernel runs everything (the package's schedulers, the test
+//! objects, and the loader-behaviour jobs: a second `run` while one is
+//! active, a scheduler that calls `scx_bpf_error()`), so the whole matrix
+//! costs one boot per kernel. Needs QEMU, busybox-static, the kernel images
+//! and a packed `bpf-objects/`: in CI all must be there; elsewhere the test
+//! skips with a message.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use scxpack::check;
+use scxpack::package::Package;
+use scxpack::vm::{Accel, GuestBinary, GuestJob, VmConfig};
+use scxpack::vmtest::{self, VmMatrix, VmResult};
+
+/// Seconds each scheduler runs under the guest's CPU + wakeup workload.
+const DURATION: u32 = 2;
+
+/// Packs `source` (a folder or a manifest) into `dir` with the real CLI.
+fn pack(source: &Path, name: &str, dir: &Path) -> PathBuf {
+    let out = dir.join(format!("{name}.scxpkg"));
+    let (rc, _, err) = common::scxpack(&[
+        "pack",
+        &source.to_string_lossy(),
+        "-o",
+        &out.to_string_lossy(),
+        "--name",
+        name,
+    ]);
+    assert_eq!(rc, 0, "pack {} failed: {err}", source.display());
+    out
+}
+
+/// The shipped package, then one package per test-object manifest.
+fn packages(dir: &Path) -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut out = vec![pack(&root.join("bpf-objects"), "scxpack-schedulers", dir)];
+    let mut manifests: Vec<PathBuf> = std::fs::read_dir(root.join("tests/fixtures/objects"))
+        .expect("fixtures dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.to_string_lossy().ends_with(".manifest.json"))
+        .collect();
+    manifests.sort();
+    for m in manifests {
+        let name = m
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .trim_end_matches(".manifest.json")
+            .to_string();
+        out.push(pack(&m, &name, dir));
+    }
+    out
+}
+
+fn prerequisites() -> Option<Vec<PathBuf>> {
+    for tool in ["qemu-system-x86_64", "busybox"] {
+        if scxpack::vm::qemu::find_in_path(tool).is_none() && !Path::new("/bin/busybox").exists() {
+            return common::missing(&format!(
+                "{tool} (apt-get install qemu-system-x86 busybox-static)"
+            ));
+        }
+    }
+    let dir = common::kernels()?;
+    let kernels = check::expand_kernels(&[dir]).expect("list kernels");
+    if kernels.is_empty() {
+        return common::missing("kernel images");
+    }
+    Some(kernels)
+}
+
+/// `run` of the stock scheduler in the background, then a second `run`
+/// while it is active: the second must fail with EBUSY naming the first.
+fn busy_job(pkg_file: &str) -> GuestJob {
+    let script = format!(
+        "/bin/scxpack run /pkg/{pkg_file} --scheduler fifo --duration 8 >/dev/null 2>&1 & \
+         i=0; while [ $i -lt 60 ] && [ \"$(cat /sys/kernel/sched_ext/state 2>/dev/null)\" != enabled ]; do sleep 0.5; i=$((i+1)); done; \
+         /bin/scxpack run /pkg/{pkg_file} --scheduler fair --duration 1; rc=$?; wait; echo \"second-rc=$rc\""
+    );
+    GuestJob::new("busy", ["sh", "-c", script.as_str()]).with_timeout(Duration::from_secs(90))
+}
+
+fn vm_config() -> VmConfig {
+    VmConfig {
+        accel: Accel::Tcg,
+        jobs: 2,
+        timeout: Duration::from_secs(900),
+        guest_binary: GuestBinary::Path(PathBuf::from(env!("CARGO_BIN_EXE_scxpack"))),
+        log_dir: Some(std::env::temp_dir().join("scxpack-vm-matrix-logs")),
+        ..VmConfig::default()
+    }
+}
+
+fn find<'m>(m: &'m VmMatrix, kernel: &Path, package: &str, sched: &str) -> &'m VmResult {
+    m.results
+        .iter()
+        .find(|r| r.kernel_path == kernel && r.package == package && r.scheduler == sched)
+        .unwrap_or_else(|| panic!("no VM result for {package}/{sched} on {}", kernel.display()))
+}
+
+#[test]
+fn check_agrees_with_the_kernel_on_every_image() {
+    let Some(kernels) = prerequisites() else {
+        return;
+    };
+    let work = common::temp_dir("vm-matrix");
+    let inputs = packages(&work);
+    let pkg = inputs[0].clone();
+    let packages: Vec<Package> = inputs
+        .iter()
+        .map(|p| Package::open(p).expect("open package"))
+        .collect();
+    let offline = check::run(&packages, &kernels, Some(&work.join("btf-cache"))).expect("check");
+    let pkg_file = pkg.file_name().unwrap().to_string_lossy().into_owned();
+    let extra = [busy_job(&pkg_file)];
+    let vm = vmtest::run(&inputs, &kernels, &vm_config(), DURATION, &extra).expect("vmtest");
+    for boot in &vm.boots {
+        assert!(
+            boot.failure.is_none(),
+            "{}: {:?}",
+            boot.kernel.display(),
+            boot.failure
+        );
+    }
+    let mut disagreements = Vec::new();
+    for cell in &offline.results {
+        let r = find(&vm, &cell.kernel_path, &cell.package, &cell.scheduler);
+        assert_eq!(
+            r.sched_ext, cell.sched_ext,
+            "{}: sched_ext presence",
+            cell.kernel
+        );
+        if cell.loadable != r.loaded || (r.loaded && cell.variant != r.variant) {
+            disagreements.push(format!(
+                "{} / {}: check says {:?} ({}), the kernel says loaded={} variant={:?} ({})",
+                cell.kernel,
+                cell.scheduler,
+                cell.variant,
+                cell.reasons.join("; "),
+                r.loaded,
+                r.variant,
+                r.reason.as_deref().unwrap_or("ok")
+            ));
+        }
+    }
+    assert!(
+        disagreements.is_empty(),
+        "check and the kernel disagree:\n{}",
+        disagreements.join("\n")
+    );
+    assert_shipped_schedulers_ran(&vm, &packages[0]);
+    assert_loader_behaviour(&vm);
+}
+
+/// Every shipped scheduler loads, runs the whole duration and detaches on
+/// every sched_ext kernel; kernels without sched_ext get the clear error.
+fn assert_shipped_schedulers_ran(vm: &VmMatrix, pkg: &Package) {
+    for r in vm.results.iter().filter(|r| r.package == pkg.manifest.name) {
+        if r.sched_ext {
+            assert!(
+                r.ok,
+                "{} / {} did not run cleanly: {:?}",
+                r.kernel, r.scheduler, r.reason
+            );
+            assert!(
+                r.ran_secs.unwrap_or(0.0) >= f64::from(DURATION) - 0.5,
+                "{} / {}",
+                r.kernel,
+                r.scheduler
+            );
+        } else {
+            assert_eq!(
+                r.exit_code,
+                Some(4),
+                "{} / {}: exit code without sched_ext",
+                r.kernel,
+                r.scheduler
+            );
+            let err = r.reason.as_deref().unwrap_or_default();
+            assert!(
+                err.contains("CONFIG_SCHED_CLASS_EXT"),
+                "{}: {err}",
+                r.kernel
+            );
+        }
+    }
+}
+
+fn assert_loader_behaviour(vm: &VmMatrix) {
+    for r in vm
+        .results
+        .iter()
+        .filter(|r| r.scheduler == "error_after" && r.sched_ext)
+    {
+        assert_eq!(
+            r.exit_code,
+            Some(5),
+            "{}: error_after must end as ejected",
+            r.kernel
+        );
+        let exit = r
+            .report
+            .as_ref()
+            .and_then(|j| j.get("exit"))
+            .expect("exit record");
+        let text = exit.to_string();
+        assert!(text.contains("SCX_EXIT_ERROR"), "{}: {text}", r.kernel);
+    }
+    for (release, job) in &vm.extra {
+        let sched_ext = vm
+            .boots
+            .iter()
+            .any(|b| &b.release == release && b.sched_ext);
+        let out = format!("{}\n{}", job.stdout.join("\n"), job.stderr.join("\n"));
+        if sched_ext {
+            assert!(
+                out.contains("second-rc=6"),
+                "{release:?}: second run must exit 6 (busy): {out}"
+            );
+            assert!(
+                out.contains("scxpack_fifo"),
+                "{release:?}: the busy error must name the active scheduler: {out}"
+            );
+        }
+    }
+}
