@@ -469,7 +469,8 @@ fn deb_packages_of_every_compression_and_layout() {
     let direct = read_kernel_bytes(&kernel, &vmlinuz).unwrap_or_else(|e| panic!("{e}"));
     let tmp = TempDir::new("deb");
     let classic = format!("boot/vmlinuz-{BASE_RELEASE}");
-    let split = format!("usr/lib/linux/{BASE_RELEASE}/vmlinuz");
+    // Debian's split linux-binary-* packages (6.19+) ship usr/lib/modules/KVER/vmlinuz.
+    let split = format!("usr/lib/modules/{BASE_RELEASE}/vmlinuz");
     let doc: &[u8] = b"docs";
     let cases = [
         ("xz", &classic),

@@ -1,9 +1,10 @@
 //! Kernel `.deb` packages: a bounds-checked `ar` reader, then a streaming walk
-//! of `data.tar.{zst,xz,gz}` (or plain `data.tar`) to the first kernel file —
-//! `vmlinuz*` anywhere (`boot/` in `linux-image-*`, other paths in the split
-//! `linux-binary-*` packages) or an ELF `vmlinux`/`vmlinux-*` (`-dbg`
-//! packages) — which is then read like any other kernel source. Nothing is
-//! extracted to disk; the decompressed stream is capped.
+//! of `data.tar.{zst,xz,gz}` (or plain `data.tar`) to the first kernel file:
+//! `vmlinuz*` anywhere (`boot/vmlinuz-KVER` in `linux-image-*`,
+//! `usr/lib/modules/KVER/vmlinuz` in the split `linux-binary-*` packages) or
+//! an ELF `vmlinux`/`vmlinux-*` (`-dbg` packages). That file is then read like
+//! any other kernel source. Nothing is extracted to disk; the decompressed
+//! stream is capped.
 
 use std::cell::Cell;
 use std::collections::BTreeSet;
