@@ -9,7 +9,7 @@
 //! Assumptions: the input may be hostile or truncated. Every offset is bounds
 //! checked, every size is checked arithmetic, decompression is capped
 //! ([`MAX_DECOMPRESSED`]) and nothing panics. The only I/O is reading the
-//! given files (and the BTF cache in [`cache`]); parsing itself is pure.
+//! given files (and the BTF cache, [`BtfCache`]); parsing itself is pure.
 
 mod bzimage;
 mod cache;
