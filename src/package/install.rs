@@ -607,12 +607,17 @@ fn live_owner(path: &Path, held: &str) -> Option<String> {
     }
 }
 
-/// A process's start time (field 22 of `/proc/PID/stat`), to tell a live
-/// lock owner from a reused pid.
+/// A running process's start time (field 22 of `/proc/PID/stat`), to tell
+/// a live lock owner from a reused pid; `None` for no such process or a
+/// zombie (killed, not yet reaped: it holds nothing any more).
 fn start_time(pid: u32) -> Option<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let (_, after_comm) = stat.rsplit_once(')')?;
-    after_comm.split_whitespace().nth(19)?.parse().ok()
+    let mut fields = after_comm.split_whitespace();
+    if matches!(fields.next(), Some("Z" | "X" | "x")) {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
 }
 
 #[cfg(test)]
@@ -640,5 +645,29 @@ mod tests {
         // Unparsable and fresh: being written, so held.
         assert_eq!(live_owner(&path, ""), Some(String::new()));
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_killed_unreaped_owner_does_not_hold_the_lock() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("run sleep");
+        let pid = child.id();
+        let started = start_time(pid).expect("a running child has a start time");
+        child.kill().unwrap();
+        // Not reaped yet: a zombie, still in /proc.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while start_time(pid).is_some() {
+            assert!(std::time::Instant::now() < deadline, "sleep never died");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            fs::metadata(format!("/proc/{pid}")).is_ok(),
+            "reaped too early"
+        );
+        let path = std::env::temp_dir().join(format!("scxpack-zombie-lock-{pid}"));
+        assert_eq!(live_owner(&path, &format!("{pid} {started}\n")), None);
+        child.wait().unwrap();
     }
 }
