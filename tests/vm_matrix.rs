@@ -20,7 +20,7 @@ use scxpack::vm::{Accel, GuestBinary, GuestJob, VmConfig};
 use scxpack::vmtest::{self, VmMatrix, VmResult};
 
 /// Seconds each scheduler runs under the guest's CPU + wakeup workload.
-const DURATION: u32 = 2;
+const DURATION: u32 = 3;
 
 /// Packs `source` (a folder or a manifest) into `dir` with the real CLI.
 fn pack(source: &Path, name: &str, dir: &Path) -> PathBuf {

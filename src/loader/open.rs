@@ -333,9 +333,11 @@ fn supervise(
         enable_ms,
         enabled_seen: true,
         ran_secs,
-        outcome: match ended {
-            Ended::Requested => Outcome::Detached,
-            Ended::Ejected => Outcome::Ejected,
+        // The kernel may eject the scheduler in the same moment the duration
+        // ends: an error recorded in the exit info is an ejection either way.
+        outcome: match (ended, exit.as_ref().is_some_and(ExitInfo::is_error)) {
+            (Ended::Requested, false) => Outcome::Detached,
+            (Ended::Ejected, _) | (Ended::Requested, true) => Outcome::Ejected,
         },
         detached_cleanly,
         exit,
