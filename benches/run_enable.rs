@@ -1,0 +1,82 @@
+//! Time from `scxpack run` start to sched_ext `enabled`, against the minimal
+//! libbpf-rs loader (`examples/minimal_loader.rs`) loading the same object in
+//! the same VM boot, alternating, so both see the same guest and host noise.
+//! Also reports the loader's resident set size while the scheduler runs.
+//!
+//! `cargo bench --bench run_enable` (needs QEMU, busybox-static and a kernel
+//! image: `$SCXPACK_BENCH_KERNEL`, default `../shared/kernels/7.2.13+deb14/vmlinuz`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use scxpack::vm::{self, Accel, GuestBinary, GuestJob, VmConfig};
+
+const ROUNDS: usize = 5;
+
+fn build_release(root: &Path) -> PathBuf {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--bin", "scxpack", "--example", "minimal_loader"])
+        .current_dir(root)
+        .status()
+        .expect("cargo build");
+    assert!(status.success(), "release build failed");
+    root.join("target/release")
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let kernel = std::env::var_os("SCXPACK_BENCH_KERNEL").map_or_else(
+        || root.join("../shared/kernels/7.2.13+deb14/vmlinuz"),
+        PathBuf::from,
+    );
+    if !kernel.is_file() {
+        eprintln!("SKIPPED: no kernel image at {}", kernel.display());
+        return;
+    }
+    let release = build_release(root);
+    let object = root.join("bpf-objects/fifo/fifo.bpf.o");
+    let minimal = release.join("examples/minimal_loader");
+    let mut jobs = Vec::new();
+    for i in 0..ROUNDS {
+        jobs.push(GuestJob::new(
+            format!("scxpack-{i}"),
+            ["/bin/scxpack", "run", "/pkg/fifo.bpf.o", "--duration", "1", "--json"],
+        ));
+        jobs.push(GuestJob::new(
+            format!("minimal-{i}"),
+            ["sh", "-c", "cp /pkg/minimal_loader /tmp/m && chmod +x /tmp/m && /tmp/m /pkg/fifo.bpf.o 1"],
+        ));
+    }
+    let cfg = VmConfig {
+        accel: Accel::Tcg,
+        timeout: Duration::from_secs(900),
+        guest_binary: GuestBinary::Path(release.join("scxpack")),
+        ..VmConfig::default()
+    };
+    let runs = vm::run_matrix(&[kernel.clone()], &[object, minimal], &jobs, &cfg).expect("vm run");
+    let run = &runs[0];
+    assert!(run.failure.is_none(), "guest failed: {:?}", run.failure);
+    let figure = |prefix: &str, key: &str| -> Vec<f64> {
+        run.jobs
+            .iter()
+            .filter(|j| j.id.starts_with(prefix))
+            .filter_map(|j| j.json.as_ref()?.get(key)?.as_f64())
+            .collect()
+    };
+    let ours = figure("scxpack-", "enable_ms");
+    let theirs = figure("minimal-", "enable_ms");
+    let rss = figure("scxpack-", "rss_kib");
+    assert_eq!(ours.len(), ROUNDS, "scxpack runs: {:?}", run.jobs);
+    assert_eq!(theirs.len(), ROUNDS, "minimal runs: {:?}", run.jobs);
+    println!("kernel {} (TCG, -smp 2, guest workload running), {ROUNDS} alternating rounds", run.release.as_deref().unwrap_or("?"));
+    println!("scxpack run   enable ms: {ours:?}  median {:.0}", median(ours.clone()));
+    println!("minimal load  enable ms: {theirs:?}  median {:.0}", median(theirs.clone()));
+    println!("ratio (median scxpack / median minimal): {:.2}", median(ours) / median(theirs));
+    println!("scxpack run resident set while running: median {:.0} KiB", median(rss));
+}
