@@ -16,7 +16,14 @@ const ROUNDS: usize = 5;
 
 fn build_release(root: &Path) -> PathBuf {
     let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--bin", "scxpack", "--example", "minimal_loader"])
+        .args([
+            "build",
+            "--release",
+            "--bin",
+            "scxpack",
+            "--example",
+            "minimal_loader",
+        ])
         .current_dir(root)
         .status()
         .expect("cargo build");
@@ -46,11 +53,22 @@ fn main() {
     for i in 0..ROUNDS {
         jobs.push(GuestJob::new(
             format!("scxpack-{i}"),
-            ["/bin/scxpack", "run", "/pkg/fifo.bpf.o", "--duration", "1", "--json"],
+            [
+                "/bin/scxpack",
+                "run",
+                "/pkg/fifo.bpf.o",
+                "--duration",
+                "1",
+                "--json",
+            ],
         ));
         jobs.push(GuestJob::new(
             format!("minimal-{i}"),
-            ["sh", "-c", "cp /pkg/minimal_loader /tmp/m && chmod +x /tmp/m && /tmp/m /pkg/fifo.bpf.o 1"],
+            [
+                "sh",
+                "-c",
+                "cp /pkg/minimal_loader /tmp/m && chmod +x /tmp/m && /tmp/m /pkg/fifo.bpf.o 1",
+            ],
         ));
     }
     let cfg = VmConfig {
@@ -59,7 +77,13 @@ fn main() {
         guest_binary: GuestBinary::Path(release.join("scxpack")),
         ..VmConfig::default()
     };
-    let runs = vm::run_matrix(&[kernel.clone()], &[object, minimal], &jobs, &cfg).expect("vm run");
+    let runs = vm::run_matrix(
+        std::slice::from_ref(&kernel),
+        &[object, minimal],
+        &jobs,
+        &cfg,
+    )
+    .expect("vm run");
     let run = &runs[0];
     assert!(run.failure.is_none(), "guest failed: {:?}", run.failure);
     let figure = |prefix: &str, key: &str| -> Vec<f64> {
@@ -74,9 +98,24 @@ fn main() {
     let rss = figure("scxpack-", "rss_kib");
     assert_eq!(ours.len(), ROUNDS, "scxpack runs: {:?}", run.jobs);
     assert_eq!(theirs.len(), ROUNDS, "minimal runs: {:?}", run.jobs);
-    println!("kernel {} (TCG, -smp 2, guest workload running), {ROUNDS} alternating rounds", run.release.as_deref().unwrap_or("?"));
-    println!("scxpack run   enable ms: {ours:?}  median {:.0}", median(ours.clone()));
-    println!("minimal load  enable ms: {theirs:?}  median {:.0}", median(theirs.clone()));
-    println!("ratio (median scxpack / median minimal): {:.2}", median(ours) / median(theirs));
-    println!("scxpack run resident set while running: median {:.0} KiB", median(rss));
+    println!(
+        "kernel {} (TCG, -smp 2, guest workload running), {ROUNDS} alternating rounds",
+        run.release.as_deref().unwrap_or("?")
+    );
+    println!(
+        "scxpack run   enable ms: {ours:?}  median {:.0}",
+        median(ours.clone())
+    );
+    println!(
+        "minimal load  enable ms: {theirs:?}  median {:.0}",
+        median(theirs.clone())
+    );
+    println!(
+        "ratio (median scxpack / median minimal): {:.2}",
+        median(ours) / median(theirs)
+    );
+    println!(
+        "scxpack run resident set while running: median {:.0} KiB",
+        median(rss)
+    );
 }

@@ -33,7 +33,19 @@ fn strings(v: &Value) -> BTreeSet<String> {
 fn externs_object_declares_what_its_source_says() {
     let req = Requirements::from_path(&fixture("externs.bpf.o")).unwrap();
     let want = &expected("externs")["contents"];
+    assert_struct_ops(&req, want);
+    assert_externs(&req, want);
+    assert_rodata(&req, want);
+    assert_relocs_and_programs(&req, want);
+    let uei = req.exit_info.as_ref().expect("exit-info record");
+    assert_eq!(
+        (uei.name.as_str(), uei.section.as_str(), uei.size),
+        ("uei", ".bss", 1168)
+    );
+    assert_eq!(req.license.as_deref(), Some("GPL"));
+}
 
+fn assert_struct_ops(req: &Requirements, want: &Value) {
     let ops = &req.struct_ops[0];
     let want_ops = &want["struct_ops"][0];
     assert_eq!(ops.name, want_ops["map"].as_str().unwrap());
@@ -100,7 +112,9 @@ fn externs_object_declares_what_its_source_says() {
         })
         .collect();
     assert_eq!(kconfig, want_kconfig);
+}
 
+fn assert_rodata(req: &Requirements, want: &Value) {
     let slots: BTreeSet<String> = req.enum_slots().map(|v| v.name.clone()).collect();
     assert_eq!(slots, strings(&want["rodata"]["scx_enum_slots"]));
     let params: Vec<(String, Option<u64>)> = req
@@ -119,7 +133,9 @@ fn externs_object_declares_what_its_source_says() {
         })
         .collect();
     assert_eq!(params, want_params);
+}
 
+fn assert_relocs_and_programs(req: &Requirements, want: &Value) {
     let relos: BTreeSet<(String, String, String)> = req
         .core_relocs
         .iter()
