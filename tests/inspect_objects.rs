@@ -68,7 +68,9 @@ fn assert_struct_ops(req: &Requirements, want: &Value) {
         ops.callbacks.len(),
         want_ops["callbacks"].as_object().unwrap().len()
     );
+}
 
+fn assert_externs(req: &Requirements, want: &Value) {
     let kfuncs: BTreeSet<(String, String, bool)> = req
         .kfuncs
         .iter()
