@@ -288,6 +288,18 @@ fn pack_writes_manifest_first_with_requirements_and_provenance() {
             .collect();
         let got: Vec<&str> = sched.variants.iter().map(|v| v.name.as_str()).collect();
         assert_eq!(got, want, "variant order of {}", sched.name);
+        for (v, sv) in sched
+            .variants
+            .iter()
+            .zip(src["variants"].as_array().unwrap())
+        {
+            assert_eq!(
+                v.min_kernel.as_deref(),
+                sv["min_kernel"].as_str(),
+                "{}",
+                v.name
+            );
+        }
         assert!(
             !sched.parameters.is_empty(),
             "{}: no parameters",
@@ -345,6 +357,11 @@ fn pack_one_folder_and_name_version_overrides() {
         !m.provenance.objects.is_empty(),
         "lock in the parent folder not used"
     );
+    // A manifest file: that one scheduler, named after the file.
+    let out_file = dir.join("from-file.scxpkg");
+    pack(&fifo.join("fifo.json"), &out_file, &[]);
+    let m = read_manifest(&out_file);
+    assert_eq!((m.name.as_str(), m.schedulers.len()), ("fifo", 1));
     let out2 = dir.join("renamed.scxpkg");
     pack(
         &objects,

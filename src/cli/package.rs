@@ -285,6 +285,7 @@ struct VariantInfo<'a> {
     sha256: &'a str,
     size: u64,
     description: &'a str,
+    min_kernel: Option<&'a str>,
     ops_name: Option<&'a str>,
     ops_flags: Option<u64>,
     callbacks: usize,
@@ -337,9 +338,14 @@ impl<'a> Info<'a> {
                 writeln!(out, "  parameters:")?;
             }
             for par in s.parameters {
+                let unit = par
+                    .unit
+                    .as_deref()
+                    .map(|u| format!(" {u}"))
+                    .unwrap_or_default();
                 writeln!(
                     out,
-                    "    {} ({}, default {}): {}",
+                    "    {} ({}, default {}{unit}): {}",
                     par.name, par.type_name, par.default, par.description
                 )?;
             }
@@ -380,6 +386,7 @@ impl<'a> VariantInfo<'a> {
             sha256: &v.sha256,
             size: v.size,
             description: &v.description,
+            min_kernel: v.min_kernel.as_deref(),
             ops_name: ops.and_then(|o| o.ops_name.as_deref()),
             ops_flags: ops.and_then(|o| o.flags),
             callbacks: ops.map_or(0, |o| o.callbacks.len()),
@@ -399,9 +406,13 @@ impl<'a> VariantInfo<'a> {
     }
 
     fn print(&self, out: &mut impl Write, rank: usize) -> std::io::Result<()> {
+        let min = self
+            .min_kernel
+            .map(|k| format!(", for kernels >= {k}"))
+            .unwrap_or_default();
         writeln!(
             out,
-            "    {rank}. {}: {} ({} bytes, sha256 {})",
+            "    {rank}. {}: {} ({} bytes, sha256 {}{min})",
             self.name, self.object, self.size, self.sha256
         )?;
         if !self.description.is_empty() {

@@ -35,6 +35,9 @@ pub struct Parameter {
     pub default: serde_json::Value,
     #[serde(alias = "meaning", alias = "doc", alias = "help", default)]
     pub description: String,
+    /// Unit of the value, e.g. `us` (informative).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
 }
 
 /// A variant as the source manifest declares it.
@@ -49,6 +52,10 @@ pub struct SourceVariant {
     pub source: Option<String>,
     #[serde(default, alias = "notes")]
     pub description: String,
+    /// Oldest kernel the author expects it to load on (informative; the
+    /// matcher decides from the requirements).
+    #[serde(default)]
+    pub min_kernel: Option<String>,
     #[serde(flatten)]
     pub policy: VariantPolicy,
 }
@@ -75,6 +82,10 @@ pub struct Variant {
     pub size: u64,
     #[serde(default)]
     pub description: String,
+    /// Oldest kernel the author expects it to load on, from the source
+    /// manifest (informative; the matcher decides from the requirements).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_kernel: Option<String>,
     #[serde(flatten)]
     pub policy: VariantPolicy,
     /// What `inspect` derived from the object at pack time.

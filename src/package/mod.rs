@@ -281,6 +281,7 @@ impl Package {
             sha256: sha256_hex(&bytes),
             size: bytes.len() as u64,
             description: format!("bare object {}", path.display()),
+            min_kernel: None,
             policy: VariantPolicy::default(),
             requirements,
         };

@@ -117,6 +117,12 @@ pub fn pack(source: &Path, options: &PackOptions) -> Result<Package, PackError> 
     // A manifest file packs that one scheduler (test fixtures keep several
     // manifests in one folder); a folder is searched as below.
     let manifest_file = given.is_file().then(|| given.clone());
+    // Its default package name: the file name without `.manifest.json`/`.json`.
+    let manifest_name = manifest_file.as_ref().and_then(|f| {
+        let file = f.file_name()?.to_string_lossy().into_owned();
+        let stem = file.strip_suffix(".json").unwrap_or(&file);
+        Some(stem.strip_suffix(".manifest").unwrap_or(stem).to_string())
+    });
     let dir = match &manifest_file {
         Some(file) => file.parent().map(Path::to_path_buf).unwrap_or_default(),
         None => given,
@@ -173,7 +179,9 @@ pub fn pack(source: &Path, options: &PackOptions) -> Result<Package, PackError> 
     schedulers.sort_by(|a, b| a.0.name.cmp(&b.0.name));
     provenance.vmlinux_h_sha256 = vmlinux_h_sha256(&dir, &provenance)?;
     let name = options.name.clone().unwrap_or_else(|| {
-        if !single && folder == "bpf-objects" {
+        if let Some(file) = &manifest_name {
+            file.clone()
+        } else if !single && folder == "bpf-objects" {
             DEFAULT_COLLECTION_NAME.to_string()
         } else {
             folder
@@ -311,6 +319,7 @@ fn pack_variant(
         sha256: super::sha256_hex(&bytes),
         size: bytes.len() as u64,
         description: sv.description.clone(),
+        min_kernel: sv.min_kernel.clone(),
         policy: sv.policy.clone(),
         requirements,
     };
