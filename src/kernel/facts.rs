@@ -25,6 +25,34 @@ pub const SCHED_EXT_KFUNC_PREFIXES: [&str; 3] = ["scx_bpf_", "__scx_bpf_", "bpf_
 /// kfuncs. The verifier still decides whether a candidate is registered.
 pub const UNTAGGED_KFUNC_PREFIXES: [&str; 3] = ["scx_bpf_", "__scx_bpf_", "bpf_"];
 
+/// The first byte of every kfunc prefix above (checked at compile time).
+const KFUNC_FIRST_BYTES: [&str; 3] = ["s", "_", "b"];
+const _: () = assert!(
+    starts_with_one_of(&SCHED_EXT_KFUNC_PREFIXES, &KFUNC_FIRST_BYTES)
+        && starts_with_one_of(&UNTAGGED_KFUNC_PREFIXES, &KFUNC_FIRST_BYTES)
+);
+
+/// Whether every one of `prefixes` starts with the byte of one of `firsts`.
+const fn starts_with_one_of(prefixes: &[&str], firsts: &[&str]) -> bool {
+    let mut i = 0;
+    while i < prefixes.len() {
+        let first = prefixes[i].as_bytes();
+        let mut found = false;
+        let mut j = 0;
+        while j < firsts.len() {
+            if !first.is_empty() && first[0] == firsts[j].as_bytes()[0] {
+                found = true;
+            }
+            j += 1;
+        }
+        if !found {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// A kernel function callable from BPF.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Kfunc {
@@ -199,6 +227,13 @@ impl<'a> Scan<'a> {
     }
 
     fn func(&mut self, btf: &Btf<'a>, ty: &Type<'a>) {
+        // Most of the kernel's FUNCs are turned away on their first byte.
+        if !KFUNC_FIRST_BYTES
+            .iter()
+            .any(|c| btf.str_starts_with(ty.name_off, c))
+        {
+            return;
+        }
         let has = |prefixes: &[&str]| prefixes.iter().any(|p| btf.str_starts_with(ty.name_off, p));
         if has(&SCHED_EXT_KFUNC_PREFIXES) {
             self.sched_ext_named.push(ty.id);
@@ -256,7 +291,11 @@ impl<'a> Scan<'a> {
         } else {
             &[]
         };
-        let ids = self.tagged.iter().chain(&self.sched_ext_named).chain(others);
+        let ids = self
+            .tagged
+            .iter()
+            .chain(&self.sched_ext_named)
+            .chain(others);
         let mut by_name: BTreeMap<&str, u32> = BTreeMap::new();
         for &id in ids {
             if let Some(func) = btf.get(id).filter(|t| t.kind == Kind::Func) {
@@ -308,26 +347,29 @@ fn enum_by_name(btf: &Btf<'_>, id: Option<u32>) -> BTreeMap<String, u64> {
 ///
 /// On kernels with implicit kfunc arguments, a correct BTF shows the public
 /// prototype without `struct bpf_prog_aux *aux` and a separate `NAME_impl`
-/// FUNC with it; an old pahole emits only the full prototype under NAME.
+/// FUNC with it; BTF from an older pahole shows the full prototype under NAME
+/// (Debian's 7.1.13 does, for `scx_bpf_kick_cpu` and others, tagged or not).
+/// Only tagged and sched_ext-named kfuncs are candidates: many internal
+/// `bpf_*` functions legitimately take `aux`.
 fn implicit_aux_defects(btf: &Btf<'_>, scan: &Scan<'_>, kfuncs: &[Kfunc]) -> Vec<BtfDefect> {
-    if scan.tagged.is_empty() {
-        // Untagged BTF: every kernel FUNC is listed and many legitimately take `aux`.
-        return Vec::new();
-    }
-    let mut out = Vec::new();
-    for &id in &scan.tagged {
+    let mut out: Vec<BtfDefect> = Vec::new();
+    for &id in scan.tagged.iter().chain(&scan.sched_ext_named) {
         let Some(func) = btf.get(id) else { continue };
         let name = btf.name(&func);
         if name.ends_with("_impl") || !has_aux_param(btf, func.size_or_type) {
             continue;
         }
-        if let Some(k) = kfuncs.iter().find(|k| k.name == name) {
+        let known = out
+            .iter()
+            .any(|d| matches!(d, BtfDefect::ImplicitAuxArgument { kfunc, .. } if kfunc == name));
+        if let (false, Some(k)) = (known, kfuncs.iter().find(|k| k.name == name)) {
             out.push(BtfDefect::ImplicitAuxArgument {
                 kfunc: name.to_string(),
                 proto: k.proto.clone(),
             });
         }
     }
+    out.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
     out
 }
 

@@ -65,9 +65,13 @@ impl QemuSpec {
             append.push(' ');
             append.push_str(extra);
         }
+        // Multi-threaded TCG lets guest CPUs run while another rewrites kernel
+        // text (static keys, alternatives); the 6.19+ Debian guests then die
+        // with "Oops: int3" when sched_ext flips its static branches. One
+        // TCG thread serialises the vCPUs, and those crashes stop.
         let accel = match self.accel {
             Accel::Kvm => "kvm",
-            Accel::Tcg | Accel::Auto => "tcg",
+            Accel::Tcg | Accel::Auto => "tcg,thread=single",
         };
         let mut args: Vec<OsString> = Vec::new();
         let mut push = |a: &str| args.push(a.into());
@@ -395,7 +399,7 @@ mod tests {
             .collect();
         let joined = args.join(" ");
         assert!(
-            joined.starts_with("-accel tcg -cpu max -m 1024M -smp 2"),
+            joined.starts_with("-accel tcg,thread=single -cpu max -m 1024M -smp 2"),
             "{joined}"
         );
         assert!(args.contains(&"console=ttyS0 quiet panic=-1 rdinit=/init".to_owned()));
