@@ -4,6 +4,8 @@
 //! Rendering follows chains with a depth limit, so a looping type renders as
 //! `<loop>` rather than recursing forever.
 
+use std::fmt::Write as _;
+
 use super::{Btf, Kind, MAX_CHAIN, Type};
 
 /// The structure of a type as libbpf compares kfunc prototypes: typedefs and
@@ -78,32 +80,37 @@ impl<'b, 'a> TypeFormatter<'b, 'a> {
     }
 
     /// Renders `id` applied to the declarator text `inner` (C's inside-out syntax).
+    ///
+    /// `inner` is taken by value and grown in place where C appends to it, so
+    /// rendering a prototype allocates a handful of strings, not one per hop.
     fn declarator(self, id: u32, inner: String, depth: usize) -> String {
         if depth > MAX_CHAIN {
-            return join("<loop>", &inner);
+            return join(&["<loop>"], &inner);
         }
         let Some(ty) = self.btf.get(id) else {
-            return join(&format!("<bad type #{id}>"), &inner);
+            return join(&[&format!("<bad type #{id}>")], &inner);
         };
-        let name = self.btf.name(&ty);
         match ty.kind {
-            Kind::Void => join("void", &inner),
-            Kind::Int | Kind::Float | Kind::Typedef => join(name, &inner),
-            Kind::Struct => join(&tagged("struct", name), &inner),
-            Kind::Union => join(&tagged("union", name), &inner),
-            Kind::Enum | Kind::Enum64 => join(&tagged("enum", name), &inner),
+            Kind::Void => join(&["void"], &inner),
+            Kind::Int | Kind::Float | Kind::Typedef => join(&[self.btf.name(&ty)], &inner),
+            Kind::Struct => join(&tagged("struct", self.btf.name(&ty)), &inner),
+            Kind::Union => join(&tagged("union", self.btf.name(&ty)), &inner),
+            Kind::Enum | Kind::Enum64 => join(&tagged("enum", self.btf.name(&ty)), &inner),
             Kind::Fwd => {
                 let tag = if ty.kind_flag() { "union" } else { "struct" };
-                join(&tagged(tag, name), &inner)
+                join(&tagged(tag, self.btf.name(&ty)), &inner)
             }
             Kind::Ptr => self.pointer(&ty, &inner, depth),
-            Kind::Const | Kind::Volatile | Kind::Restrict => self.qualified(&ty, &inner, depth),
+            Kind::Const | Kind::Volatile | Kind::Restrict => self.qualified(&ty, inner, depth),
             Kind::TypeTag => self.declarator(ty.size_or_type, inner, depth + 1),
             Kind::Array => {
                 let (elem, _, n) = ty.array().unwrap_or_default();
-                self.declarator(elem, format!("{inner}[{n}]"), depth + 1)
+                let mut inner = inner;
+                // Writing to a String cannot fail.
+                let _ = write!(inner, "[{n}]");
+                self.declarator(elem, inner, depth + 1)
             }
-            Kind::FuncProto => self.function(&ty, &inner, depth),
+            Kind::FuncProto => self.function(&ty, inner, depth),
             Kind::Func | Kind::Var | Kind::DeclTag | Kind::Datasec => {
                 self.declarator(ty.size_or_type, inner, depth + 1)
             }
@@ -113,14 +120,14 @@ impl<'b, 'a> TypeFormatter<'b, 'a> {
     fn pointer(self, ty: &Type<'_>, inner: &str, depth: usize) -> String {
         let pointee = self.btf.get(ty.size_or_type).map(|t| t.kind);
         let inner = if matches!(pointee, Some(Kind::FuncProto | Kind::Array)) {
-            format!("(*{inner})")
+            concat(&["(*", inner, ")"])
         } else {
-            format!("*{inner}")
+            concat(&["*", inner])
         };
         self.declarator(ty.size_or_type, inner, depth + 1)
     }
 
-    fn qualified(self, ty: &Type<'_>, inner: &str, depth: usize) -> String {
+    fn qualified(self, ty: &Type<'_>, inner: String, depth: usize) -> String {
         let word = match ty.kind {
             Kind::Const => "const",
             Kind::Volatile => "volatile",
@@ -129,32 +136,34 @@ impl<'b, 'a> TypeFormatter<'b, 'a> {
         let target = self.btf.get(ty.size_or_type).map(|t| t.kind);
         if matches!(target, Some(Kind::Ptr)) {
             // `char *const p`: the qualifier binds to the pointer.
-            self.declarator(ty.size_or_type, format!("{word} {inner}"), depth + 1)
+            self.declarator(ty.size_or_type, concat(&[word, " ", &inner]), depth + 1)
         } else {
-            format!(
-                "{word} {}",
-                self.declarator(ty.size_or_type, inner.to_string(), depth + 1)
-            )
+            let rendered = self.declarator(ty.size_or_type, inner, depth + 1);
+            concat(&[word, " ", &rendered])
         }
     }
 
-    fn function(self, ty: &Type<'_>, inner: &str, depth: usize) -> String {
-        let params: Vec<String> = ty
-            .params()
-            .map(|p| {
-                if p.type_id == 0 {
-                    return "...".to_string();
-                }
-                let pname = self.btf.str_at(p.name_off).to_string();
-                self.declarator(p.type_id, pname, depth + 1)
-            })
-            .collect();
-        let params = if params.is_empty() {
-            "void".to_string()
-        } else {
-            params.join(", ")
-        };
-        self.declarator(ty.size_or_type, format!("{inner}({params})"), depth + 1)
+    fn function(self, ty: &Type<'_>, inner: String, depth: usize) -> String {
+        let mut out = inner;
+        out.push('(');
+        let mut any = false;
+        for p in ty.params() {
+            if any {
+                out.push_str(", ");
+            }
+            any = true;
+            if p.type_id == 0 {
+                out.push_str("...");
+                continue;
+            }
+            let pname = self.btf.str_at(p.name_off).to_string();
+            out.push_str(&self.declarator(p.type_id, pname, depth + 1));
+        }
+        if !any {
+            out.push_str("void");
+        }
+        out.push(')');
+        self.declarator(ty.size_or_type, out, depth + 1)
     }
 
     /// The [`Shape`] of type `id`.
@@ -173,7 +182,8 @@ impl<'b, 'a> TypeFormatter<'b, 'a> {
         let Ok(ty) = self.btf.resolve(id) else {
             return opaque("<loop>");
         };
-        let name = self.btf.name(&ty).to_string();
+        // Only aggregates and opaque types carry their name: don't allocate it for the others.
+        let name = || self.btf.name(&ty).to_string();
         match ty.kind {
             Kind::Void => Shape::Void,
             Kind::Int => Shape::Int {
@@ -196,8 +206,8 @@ impl<'b, 'a> TypeFormatter<'b, 'a> {
                     len,
                 }
             }
-            Kind::Struct => Shape::Struct { name },
-            Kind::Union => Shape::Union { name },
+            Kind::Struct => Shape::Struct { name: name() },
+            Kind::Union => Shape::Union { name: name() },
             Kind::FuncProto => Shape::Func {
                 ret: Box::new(self.shape_at(ty.size_or_type, depth + 1)),
                 params: ty
@@ -206,29 +216,51 @@ impl<'b, 'a> TypeFormatter<'b, 'a> {
                     .collect(),
             },
             Kind::Func => self.shape_at(ty.size_or_type, depth + 1),
-            _ => opaque(&name),
+            _ => opaque(&name()),
         }
     }
 }
 
-fn tagged(tag: &str, name: &str) -> String {
+/// `tag name`, or `tag {...}` for an anonymous type, as the parts of a base.
+fn tagged<'s>(tag: &'s str, name: &'s str) -> [&'s str; 3] {
     if name.is_empty() {
-        format!("{tag} {{...}}")
+        [tag, " ", "{...}"]
     } else {
-        format!("{tag} {name}")
+        [tag, " ", name]
     }
 }
 
-/// `base` followed by the declarator text, separated the way C writes it.
-fn join(base: &str, inner: &str) -> String {
-    if inner.is_empty() {
-        base.to_string()
-    } else if inner.starts_with('[')
-        || inner.starts_with('(') && !inner.starts_with("(*")
-        || base.ends_with('*')
-    {
-        format!("{base}{inner}")
-    } else {
-        format!("{base} {inner}")
+/// The concatenation of `parts`, allocated once.
+fn concat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        out.push_str(p);
     }
+    out
+}
+
+/// `base` (the concatenation of its parts) followed by the declarator text,
+/// separated the way C writes it.
+fn join(base: &[&str], inner: &str) -> String {
+    if inner.is_empty() {
+        return concat(base);
+    }
+    let base_ends_with_star = base
+        .iter()
+        .rev()
+        .find(|p| !p.is_empty())
+        .is_some_and(|p| p.ends_with('*'));
+    let glued = inner.starts_with('[')
+        || inner.starts_with('(') && !inner.starts_with("(*")
+        || base_ends_with_star;
+    let mut out =
+        String::with_capacity(base.iter().map(|p| p.len()).sum::<usize>() + 1 + inner.len());
+    for p in base {
+        out.push_str(p);
+    }
+    if !glued {
+        out.push(' ');
+    }
+    out.push_str(inner);
+    out
 }

@@ -86,7 +86,11 @@ pub(crate) struct Endian {
 impl Endian {
     #[inline]
     pub fn u32_at(self, bytes: &[u8], at: usize) -> u32 {
-        let raw = [bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]];
+        // One bounds check for the word rather than one per byte.
+        let raw: [u8; 4] = match bytes[at..at + 4].try_into() {
+            Ok(raw) => raw,
+            Err(_) => unreachable!("a 4-byte slice converts to [u8; 4]"),
+        };
         if self.swapped {
             u32::from_be_bytes(raw)
         } else {
@@ -190,6 +194,7 @@ impl<'a> Btf<'a> {
 
     /// The type with `id`, or `None` when the id is out of range.
     #[must_use]
+    #[inline]
     pub fn get(&self, id: u32) -> Option<Type<'a>> {
         if id == 0 {
             return Some(Type::void());
@@ -200,7 +205,12 @@ impl<'a> Btf<'a> {
 
     /// Iterates over every type except `void`.
     pub fn types(&self) -> impl Iterator<Item = Type<'a>> + '_ {
-        (1..self.len()).filter_map(|id| self.get(id))
+        let (types, endian) = (self.types, self.endian());
+        self.offsets
+            .iter()
+            .enumerate()
+            .skip(1)
+            .map(move |(id, &off)| Type::decode(types, off as usize, id as u32, endian))
     }
 
     /// The NUL-terminated string at `offset` (validated at parse time for names).
