@@ -26,7 +26,10 @@ use std::time::{Duration, Instant};
 use super::Accel;
 
 /// The kernel command line every guest gets (before the caller's additions).
-pub const BASE_APPEND: &str = "console=ttyS0 quiet panic=-1";
+/// `no_timer_check`: on a loaded host the emulated timer can tick too late
+/// for the boot-time IO-APIC check, which then panics ("IO-APIC + timer
+/// doesn't work!"); seen here under TCG with other guests running.
+pub const BASE_APPEND: &str = "console=ttyS0 quiet panic=-1 no_timer_check";
 
 /// The QEMU binary looked up in `PATH` when none is configured.
 pub const QEMU_BINARY: &str = "qemu-system-x86_64";
@@ -402,7 +405,9 @@ mod tests {
             joined.starts_with("-accel tcg,thread=single -cpu max -m 1024M -smp 2"),
             "{joined}"
         );
-        assert!(args.contains(&"console=ttyS0 quiet panic=-1 rdinit=/init".to_owned()));
+        assert!(
+            args.contains(&"console=ttyS0 quiet panic=-1 no_timer_check rdinit=/init".to_owned())
+        );
         assert!(joined.ends_with("-kernel /k/vmlinuz -initrd /tmp/i"));
     }
 
