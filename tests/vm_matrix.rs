@@ -37,7 +37,8 @@ fn pack(source: &Path, name: &str, dir: &Path) -> PathBuf {
     out
 }
 
-/// The shipped package, then one package per test-object manifest.
+/// The shipped package, the fair variants as bare objects, then one package
+/// per test-object manifest.
 fn packages(dir: &Path) -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut out = vec![pack(&root.join("bpf-objects"), "scxpack-schedulers", dir)];
@@ -47,6 +48,10 @@ fn packages(dir: &Path) -> Vec<PathBuf> {
         .filter(|p| p.to_string_lossy().ends_with(".manifest.json"))
         .collect();
     manifests.sort();
+    // Both fair variants as bare objects too: the package loads only the
+    // preferred variant, and the portable one must prove itself on 6.19+.
+    out.push(root.join("bpf-objects/fair/fair-modern.bpf.o"));
+    out.push(root.join("bpf-objects/fair/fair-portable.bpf.o"));
     for m in manifests {
         let name = m
             .file_name()
@@ -92,7 +97,9 @@ fn vm_config() -> VmConfig {
         jobs: 2,
         timeout: Duration::from_secs(900),
         guest_binary: GuestBinary::Path(PathBuf::from(env!("CARGO_BIN_EXE_scxpack"))),
-        log_dir: Some(std::env::temp_dir().join("scxpack-vm-matrix-logs")),
+        log_dir: Some(
+            std::env::temp_dir().join(format!("scxpack-vm-matrix-logs-{}", std::process::id())),
+        ),
         ..VmConfig::default()
     }
 }

@@ -36,6 +36,9 @@ pub(crate) struct Args {
     /// Show libbpf's messages and verifier logs.
     #[arg(short, long)]
     verbose: bool,
+    /// Also try variants the offline matching refuses, and let the kernel decide.
+    #[arg(long)]
+    force: bool,
     /// Root of the installation to look NAME up in.
     #[arg(long, default_value = "/")]
     root: PathBuf,
@@ -67,6 +70,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         duration: args.duration.map(Duration::from_secs_f64),
         max_restarts: args.max_restarts,
         verbose: args.verbose,
+        force: args.force,
     };
     let report = match loader::run(&pkg, &opts, &Root::default()) {
         Ok(r) => r,

@@ -38,8 +38,10 @@ pub(super) fn read(root: &Root, release: Option<&str>) -> Option<Kconfig> {
 }
 
 /// The config text for libbpf: every `CONFIG_*` extern of `req` with the
-/// kernel's value, or a zero of its type when absent (weak externs only
-/// reach here: matching refused strong ones already).
+/// kernel's value; a weak one the config lacks gets a zero of its type (what
+/// an unresolved weak extern reads), so libbpf never falls back to looking
+/// for a config file. A strong one the config lacks is left out: libbpf then
+/// refuses the load itself (matching refuses it before that, unless forced).
 pub(super) fn text_for(req: &Requirements, config: Option<&Kconfig>) -> Option<String> {
     let externs: Vec<_> = req
         .kconfig
@@ -51,9 +53,10 @@ pub(super) fn text_for(req: &Requirements, config: Option<&Kconfig>) -> Option<S
     }
     let lines: Vec<String> = externs
         .iter()
-        .map(|k| match config.and_then(|c| c.get(&k.name)) {
-            Some(v) => format!("{}={v}", k.name),
-            None => format!("{}={}", k.name, zero_for(&k.type_name)),
+        .filter_map(|k| match (config.and_then(|c| c.get(&k.name)), k.weak) {
+            (Some(v), _) => Some(format!("{}={v}", k.name)),
+            (None, true) => Some(format!("{}={}", k.name, zero_for(&k.type_name))),
+            (None, false) => None,
         })
         .collect();
     Some(lines.join("\n") + "\n")

@@ -44,6 +44,10 @@ pub struct RunOptions {
     pub max_restarts: u32,
     /// Show libbpf's messages and verifier logs.
     pub verbose: bool,
+    /// Try variants that matching refuses too, so the kernel (libbpf and
+    /// the verifier) gives its own verdict: what `vmtest` uses to prove
+    /// `check` right.
+    pub force: bool,
 }
 
 /// Why `run` could not run a scheduler.
@@ -158,7 +162,7 @@ pub fn run(pkg: &Package, opts: &RunOptions, root: &Root) -> Result<RunReport, R
     let sched = pick_scheduler(pkg, opts.scheduler.as_deref())?;
     let values = params::resolve(sched, &opts.params)?;
     let live = preflight::kernel(root)?;
-    let choices = choose(sched, &live, opts.variant.as_deref())?;
+    let choices = choose(sched, &live, opts.variant.as_deref(), opts.force)?;
     drop(live);
     let mut restarts = 0;
     loop {
@@ -207,6 +211,7 @@ fn choose<'p>(
     sched: &'p Scheduler,
     live: &preflight::LiveTarget,
     forced: Option<&str>,
+    force: bool,
 ) -> Result<Vec<Choice<'p>>, RunError> {
     if let Some(name) = forced {
         if !sched.variants.iter().any(|v| v.name == name) {
@@ -238,7 +243,19 @@ fn choose<'p>(
             continue;
         }
         let assessment = matching::assess(&v.requirements, &v.policy, &target);
-        if assessment.loadable() {
+        if force && !assessment.loadable() {
+            eprintln!(
+                "scxpack: trying variant {} although matching refuses it: {}",
+                v.name,
+                assessment
+                    .reasons
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+        }
+        if assessment.loadable() || force {
             out.push(Choice {
                 variant: v,
                 assessment,
