@@ -95,7 +95,9 @@ pub struct VmConfig {
     pub accel: Accel,
     /// Kill a guest after this long in any case (default: 120 s).
     pub timeout: Duration,
-    /// Kill a guest that has not reached `/init` by then (default: 60 s).
+    /// Kill a guest that has not reached `/init` by then (default: 120 s,
+    /// i.e. no earlier than `timeout`: a kernel that fails early panics and
+    /// exits at once, and on a starved host a TCG boot can take a minute).
     pub boot_timeout: Duration,
     /// Guests booted in parallel (default: 1; 0 is taken as 1).
     pub jobs: usize,
@@ -129,7 +131,7 @@ impl Default for VmConfig {
         Self {
             accel: Accel::Auto,
             timeout: Duration::from_secs(120),
-            boot_timeout: Duration::from_secs(60),
+            boot_timeout: Duration::from_secs(120),
             jobs: 1,
             memory_mb: 1024,
             cpus: 2,
