@@ -43,74 +43,91 @@ pub(super) fn take() -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// libbpf lines that are not reasons for a failure.
+fn benign(line: &str) -> bool {
+    line.contains("skipping it as it's set to zero") || line.trim().is_empty()
+}
+
+/// The quoted name after `marker` in `line` (`extern (func ksym) 'NAME'`).
+fn quoted_after<'l>(line: &'l str, marker: &str) -> Option<&'l str> {
+    line.split(marker).nth(1)?.split('\'').nth(1)
+}
+
+/// Known libbpf failures, most specific first: (needle, sentence prefix).
+const KNOWN: [(&str, &str); 9] = [
+    (
+        "wasn't resolved",
+        "the object calls a kfunc this kernel lacks without a bpf_ksym_exists() guard",
+    ),
+    (
+        "not found in kernel or module BTFs",
+        "a kfunc or kernel symbol the object needs does not exist in this kernel",
+    ),
+    (
+        "incompatible with",
+        "a kfunc prototype does not match this kernel's BTF",
+    ),
+    (
+        "failed to resolve CO-RE relocation",
+        "a CO-RE relocation cannot resolve on this kernel and is not guarded",
+    ),
+    (
+        "failed to open system Kconfig",
+        "the object needs the kernel config and none was found",
+    ),
+    (
+        "Cannot find member",
+        "the object sets a struct_ops member this kernel lacks",
+    ),
+    (
+        "Device or resource busy",
+        "another sched_ext scheduler is already loaded",
+    ),
+];
+
 /// One sentence saying why a load failed, from libbpf's log.
 #[must_use]
 pub fn classify(log: &[String]) -> String {
-    let find = |needle: &str| log.iter().find(|l| l.contains(needle));
-    if let Some(l) = find("is referenced but wasn't resolved") {
-        return format!(
-            "the object calls a kfunc this kernel lacks without a bpf_ksym_exists() guard ({})",
-            l.trim()
-        );
-    }
-    if let Some(l) = find("func_proto") {
-        return format!(
-            "a kfunc prototype does not match this kernel's BTF ({})",
-            l.trim()
-        );
-    }
-    if let Some(l) = find("failed to open system Kconfig") {
-        return format!(
-            "the object needs the kernel config and none was found ({})",
-            l.trim()
-        );
-    }
-    if let Some(l) = log
+    let lines: Vec<&str> = log
         .iter()
-        .find(|l| l.contains("Cannot find member") || l.contains("not found in kernel"))
-    {
+        .map(String::as_str)
+        .filter(|l| !benign(l))
+        .collect();
+    for (needle, sentence) in KNOWN {
+        if let Some(l) = lines.iter().find(|l| l.contains(needle)) {
+            return format!("{sentence} ({})", l.trim());
+        }
+    }
+    if let Some(prog) = lines.iter().find_map(|l| quoted_after(l, "prog ")) {
         return format!(
-            "the object sets a struct_ops member this kernel lacks ({})",
-            l.trim()
+            "the verifier rejected program {prog}: {}",
+            verifier_reason(&lines)
         );
     }
-    if let Some(l) = find("Device or resource busy") {
-        return format!(
-            "another sched_ext scheduler is already loaded ({})",
-            l.trim()
-        );
-    }
-    if let Some(l) = find("Operation not permitted") {
-        return format!(
-            "the kernel refused: missing privileges or locked down ({})",
-            l.trim()
-        );
-    }
-    if let Some(l) = find("Argument list too long") {
-        return format!(
-            "a struct_ops field has a size this kernel does not accept ({})",
-            l.trim()
-        );
-    }
-    if let Some(prog) = log
-        .iter()
-        .find_map(|l| l.split("prog '").nth(1).and_then(|r| r.split('\'').next()))
-    {
-        let last = log
-            .iter()
-            .rev()
-            .find(|l| {
-                !l.trim().is_empty()
-                    && !l.starts_with("libbpf: prog")
-                    && !l.contains("-- END PROG LOAD LOG --")
-            })
-            .map_or("", |l| l.trim());
-        return format!("the verifier rejected program {prog}: {last}");
-    }
-    log.iter().rev().find(|l| !l.trim().is_empty()).map_or_else(
+    lines.last().map_or_else(
         || "libbpf gave no reason".to_string(),
         |l| l.trim().to_string(),
     )
+}
+
+/// The verifier's own last word: the last line of the program load log.
+fn verifier_reason(lines: &[&str]) -> String {
+    let end = lines
+        .iter()
+        .position(|l| l.contains("-- END PROG LOAD LOG --"))
+        .unwrap_or(lines.len());
+    lines[..end]
+        .iter()
+        .rev()
+        .find(|l| {
+            !l.contains("BEGIN PROG LOAD LOG")
+                && !l.starts_with("libbpf:")
+                && !l.contains("processed ")
+        })
+        .map_or_else(
+            || "see the log with -v".to_string(),
+            |l| l.trim().to_string(),
+        )
 }
 
 #[cfg(test)]
@@ -119,6 +136,28 @@ mod tests {
 
     fn log(lines: &[&str]) -> Vec<String> {
         lines.iter().map(|s| (*s).to_string()).collect()
+    }
+
+    #[test]
+    fn zeroed_members_are_not_the_reason() {
+        let s = classify(&log(&[
+            "libbpf: struct_ops x: member cgroup_set_bandwidth not found in kernel, skipping it as it's set to zero",
+            "libbpf: prog 'x_exit': BPF program load failed: Invalid argument",
+            "libbpf: prog 'x_exit': -- BEGIN PROG LOAD LOG --",
+            "0: R1=ctx() R10=fp0",
+            "invalid func unknown#195896080",
+            "processed 5 insns",
+            "-- END PROG LOAD LOG --",
+        ]));
+        assert!(s.contains("x_exit") && s.contains("invalid func"), "{s}");
+    }
+
+    #[test]
+    fn missing_ksym_is_not_a_missing_member() {
+        let s = classify(&log(&[
+            "libbpf: extern (func ksym) 'scx_bpf_task_set_slice': not found in kernel or module BTFs",
+        ]));
+        assert!(s.contains("does not exist in this kernel"), "{s}");
     }
 
     #[test]
