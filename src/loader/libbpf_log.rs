@@ -83,6 +83,14 @@ const KNOWN: [(&str, &str); 9] = [
         "Device or resource busy",
         "another sched_ext scheduler is already loaded",
     ),
+    (
+        "Argument list too long",
+        "a struct_ops field has a size this kernel does not accept",
+    ),
+    (
+        "Operation not permitted",
+        "the kernel refused: missing privileges, or lockdown",
+    ),
 ];
 
 /// One sentence saying why a load failed, from libbpf's log.
