@@ -8,12 +8,17 @@ use std::time::{Duration, Instant};
 use libbpf_rs::{MapCore, ObjectBuilder};
 
 fn state() -> String {
-    std::fs::read_to_string("/sys/kernel/sched_ext/state").unwrap_or_default().trim().to_string()
+    std::fs::read_to_string("/sys/kernel/sched_ext/state")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
-    let path = std::env::args().nth(1).ok_or("usage: minimal_loader OBJ [SECS]")?;
+    let path = std::env::args()
+        .nth(1)
+        .ok_or("usage: minimal_loader OBJ [SECS]")?;
     let secs: f64 = std::env::args().nth(2).map_or(Ok(1.0), |s| s.parse())?;
     let mut object = ObjectBuilder::default().open_file(&path)?.load()?;
     let mut map = object
