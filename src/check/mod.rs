@@ -163,7 +163,14 @@ fn check_kernel(
     })?;
     let facts = KernelFacts::from_btf(&btf, image.release.clone());
     let needs_core = packages.iter().any(has_core_relocs);
-    let types = needs_core.then(|| KernelTypes::new(btf));
+    let types = needs_core.then(|| {
+        let reqs = packages
+            .iter()
+            .flat_map(|p| &p.manifest.schedulers)
+            .flat_map(|s| &s.variants)
+            .map(|v| &v.requirements);
+        KernelTypes::for_requirements(btf, reqs)
+    });
     let kconfig = kconfig_beside(path, image.release.as_deref());
     let target = Target {
         facts: &facts,

@@ -230,7 +230,7 @@ fn choose<'p>(
     let btf =
         Btf::parse(&live.btf).map_err(|e| RunError::Other(format!("running kernel BTF: {e}")))?;
     let facts: &KernelFacts = &live.facts;
-    let types = KernelTypes::new(btf);
+    let types = KernelTypes::for_requirements(btf, sched.variants.iter().map(|v| &v.requirements));
     let target = Target {
         facts,
         btf: Some(&types),

@@ -19,9 +19,35 @@ pub struct KernelTypes<'a> {
 }
 
 impl<'a> KernelTypes<'a> {
+    /// Indexes every named type (what a general caller wants).
     #[must_use]
     pub fn new(btf: Btf<'a>) -> Self {
         let by_name = btf.name_index();
+        KernelTypes { btf, by_name }
+    }
+
+    /// Indexes only the root types `reqs`' CO-RE relocations name: one pass
+    /// over the types with no hashing of the other ~150k names, which is what
+    /// the loader can afford on a slow (emulated) machine.
+    #[must_use]
+    pub fn for_requirements<'r>(
+        btf: Btf<'a>,
+        reqs: impl IntoIterator<Item = &'r Requirements>,
+    ) -> Self {
+        let wanted: std::collections::HashSet<&str> = reqs
+            .into_iter()
+            .flat_map(|r| r.core_relocs.iter().map(|c| root_name(&c.root_type)))
+            .collect();
+        let mut by_name: HashMap<&'a str, Vec<u32>> = HashMap::with_capacity(wanted.len());
+        for ty in btf.types() {
+            if ty.name_off == 0 {
+                continue;
+            }
+            let name = btf.name(&ty);
+            if wanted.contains(name) {
+                by_name.entry(name).or_default().push(ty.id);
+            }
+        }
         KernelTypes { btf, by_name }
     }
 
