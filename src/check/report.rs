@@ -152,7 +152,9 @@ pub fn markdown(m: &Matrix) -> String {
     out
 }
 
-fn xml_escape(s: &str) -> String {
+/// Escapes text for XML attributes and content.
+#[must_use]
+pub fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

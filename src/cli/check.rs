@@ -16,12 +16,8 @@ pub const EXIT_NOT_LOADABLE: u8 = 3;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Packages (.scxpkg) or bare BPF objects (.bpf.o).
-    #[arg(required = true, value_name = "PKG")]
-    packages: Vec<PathBuf>,
-    /// Kernels: vmlinuz, vmlinux, raw BTF, kernel .deb, or directories searched for them.
-    #[arg(long = "kernel", required = true, value_name = "PATH")]
-    kernels: Vec<PathBuf>,
+    #[command(flatten)]
+    inputs: super::MatrixInputs,
     /// Print JSON instead of the table.
     #[arg(long)]
     json: bool,
@@ -41,15 +37,16 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let packages = args
+        .inputs
         .packages
         .iter()
         .map(|p| Package::open(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let kernels = check::expand_kernels(&args.kernels)?;
+    let kernels = check::expand_kernels(&args.inputs.kernels)?;
     anyhow::ensure!(
         !kernels.is_empty(),
         "no kernel images found in {:?}",
-        args.kernels
+        args.inputs.kernels
     );
     let matrix = check::run(&packages, &kernels, default_cache_dir().as_deref())?;
     if args.json {

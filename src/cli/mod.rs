@@ -100,3 +100,15 @@ struct KernelArg {
     #[arg(long, value_name = "PATH")]
     kernel: Option<PathBuf>,
 }
+
+/// The inputs of the matrix commands (`check`, `vmtest`).
+#[derive(Debug, Clone, clap::Args)]
+struct MatrixInputs {
+    /// Packages (.scxpkg) or bare BPF objects (.bpf.o).
+    #[arg(required = true, value_name = "PKG")]
+    packages: Vec<PathBuf>,
+    /// Kernels, or directories searched for them: vmlinuz (`check` also takes
+    /// ELF vmlinux, raw BTF and kernel .deb files; `vmtest` boots vmlinuz only).
+    #[arg(long = "kernel", required = true, value_name = "PATH")]
+    kernels: Vec<PathBuf>,
+}

@@ -18,12 +18,8 @@ pub const EXIT_VM_FAILURES: u8 = 3;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Packages (.scxpkg) or bare BPF objects (.bpf.o).
-    #[arg(required = true, value_name = "PKG")]
-    packages: Vec<PathBuf>,
-    /// Kernels: vmlinuz files or directories holding them.
-    #[arg(long = "kernel", required = true, value_name = "PATH")]
-    kernels: Vec<PathBuf>,
+    #[command(flatten)]
+    inputs: super::MatrixInputs,
     /// Seconds each scheduler runs under load.
     #[arg(long, default_value_t = 4)]
     duration: u32,
@@ -55,7 +51,13 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         log_dir: args.log_dir.clone(),
         ..VmConfig::default()
     };
-    let m = vmtest::run(&args.packages, &args.kernels, &cfg, args.duration, &[])?;
+    let m = vmtest::run(
+        &args.inputs.packages,
+        &args.inputs.kernels,
+        &cfg,
+        args.duration,
+        &[],
+    )?;
     if args.json {
         print_json(&m)?;
     } else {
@@ -109,12 +111,7 @@ fn print_table(m: &VmMatrix) {
 }
 
 fn junit(m: &VmMatrix) -> String {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
+    let esc = crate::check::report::xml_escape;
     let failures = m.results.iter().filter(|r| r.sched_ext && !r.ok).count();
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"scxpack vmtest\" tests=\"{}\" failures=\"{failures}\">\n",
