@@ -98,7 +98,8 @@ pub fn run(
         }
     }
     jobs.extend_from_slice(extra);
-    let kernels = vm::expand_kernels(kernels)?;
+    let unpacked = DebKernels::unpack(kernels)?;
+    let kernels = vm::expand_kernels(&unpacked.paths)?;
     let mut cfg = cfg.clone();
     cfg.files.extend(kernel_configs(&kernels));
     let runs = vm::run_matrix(&kernels, packages, &jobs, &cfg)?;
@@ -128,6 +129,51 @@ pub fn run(
         }
     }
     Ok(out)
+}
+
+/// Kernel `.deb` files given to `vmtest`, unpacked to bootable images in a
+/// temporary directory that lives as long as this value.
+struct DebKernels {
+    paths: Vec<PathBuf>,
+    dir: Option<PathBuf>,
+}
+
+impl DebKernels {
+    fn unpack(kernels: &[PathBuf]) -> anyhow::Result<Self> {
+        let mut out = DebKernels {
+            paths: Vec::new(),
+            dir: None,
+        };
+        for (i, k) in kernels.iter().enumerate() {
+            let is_deb = k.is_file() && source::sniff_file(k)? == Some(source::Format::Deb);
+            if !is_deb {
+                out.paths.push(k.clone());
+                continue;
+            }
+            let (_, image) = source::deb_kernel_image(k)?;
+            let dir = out.dir.get_or_insert_with(|| {
+                std::env::temp_dir().join(format!("scxpack-vmtest-debs-{}", std::process::id()))
+            });
+            let name = k.file_stem().map_or_else(
+                || format!("kernel-{i}"),
+                |s| s.to_string_lossy().into_owned(),
+            );
+            let image_path = dir.join(name).join("vmlinuz");
+            std::fs::create_dir_all(image_path.parent().unwrap_or(dir))?;
+            std::fs::write(&image_path, image)
+                .with_context(|| format!("cannot write {}", image_path.display()))?;
+            out.paths.push(image_path);
+        }
+        Ok(out)
+    }
+}
+
+impl Drop for DebKernels {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
 
 /// The `config` beside each kernel image, planted in the guest as

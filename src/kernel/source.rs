@@ -125,6 +125,29 @@ impl fmt::Debug for KernelImage {
     }
 }
 
+/// The bootable kernel image inside a kernel `.deb` at `path`: its member
+/// path in the package and its bytes. Errors as [`read_kernel_file`] does.
+pub fn deb_kernel_image(path: &Path) -> Result<(String, Vec<u8>), SourceError> {
+    let bytes = std::fs::read(path).map_err(|source| SourceError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if !deb::is_deb(&bytes) {
+        return Err(SourceError::UnknownFormat {
+            path: path.to_path_buf(),
+            magic: error::prefix(&bytes, 8),
+            len: bytes.len() as u64,
+        });
+    }
+    deb::kernel_image(
+        path,
+        &bytes,
+        Limits {
+            max_output: MAX_DECOMPRESSED,
+        },
+    )
+}
+
 /// Reads one kernel source file and extracts its BTF and release.
 pub fn read_kernel_file(path: &Path) -> Result<KernelImage, SourceError> {
     let bytes = read_input(path)?;

@@ -62,6 +62,23 @@ pub(super) fn extract(path: &Path, bytes: &[u8], limits: Limits) -> Result<Extra
     Ok((kind, release, btf))
 }
 
+/// The kernel image inside a `.deb` (the bzImage bytes) and its member path,
+/// for callers that boot it rather than read its BTF.
+pub(super) fn kernel_image(
+    path: &Path,
+    bytes: &[u8],
+    limits: Limits,
+) -> Result<(String, Vec<u8>), SourceError> {
+    let members = ar_members(path, bytes)?;
+    let Some(data) = members.iter().find(|m| m.name.starts_with("data.tar")) else {
+        return Err(SourceError::DebNoData {
+            path: path.to_path_buf(),
+            members: members.iter().map(|m| m.name.to_owned()).collect(),
+        });
+    };
+    find_kernel(path, data, limits)
+}
+
 /// All `ar` members, or an error naming the offset of the first bad one.
 fn ar_members<'a>(path: &Path, bytes: &'a [u8]) -> Result<Vec<Member<'a>>, SourceError> {
     let mut members = Vec::new();
