@@ -93,6 +93,11 @@ pub fn run(
             // verdict comes from the kernel, not from our own matching.
             let mut job = GuestJob::scxpack_run(id.clone(), &file, Some(&s.name), duration);
             job.argv.push("--force".to_string());
+            // Room for the default 3 reloads a scheduler may ask for, each
+            // with a slow (emulated) load.
+            let job = job.with_timeout(std::time::Duration::from_secs(
+                (u64::from(duration) + 25) * 4 + 30,
+            ));
             jobs.push(job);
             index.push((id, pkg.manifest.name.clone(), s.name.clone()));
         }
