@@ -91,6 +91,18 @@ fn busy_job(pkg_file: &str) -> GuestJob {
     GuestJob::new("busy", ["sh", "-c", script.as_str()]).with_timeout(Duration::from_secs(90))
 }
 
+/// `run` with no duration, stopped by SIGTERM (what systemd sends), with
+/// `status` asked while it runs: it must detach cleanly and exit 0.
+fn sigterm_job(pkg_file: &str) -> GuestJob {
+    let script = format!(
+        "/bin/scxpack run /pkg/{pkg_file} --scheduler interactive --json > /tmp/run.json 2>/dev/null & pid=$!; \
+         i=0; while [ $i -lt 60 ] && [ \"$(cat /sys/kernel/sched_ext/state 2>/dev/null)\" != enabled ]; do sleep 0.5; i=$((i+1)); done; \
+         sleep 1; /bin/scxpack status; kill -TERM $pid; wait $pid; echo \"run-rc=$?\"; \
+         echo \"state-after=$(cat /sys/kernel/sched_ext/state)\"; cat /tmp/run.json"
+    );
+    GuestJob::new("sigterm", ["sh", "-c", script.as_str()]).with_timeout(Duration::from_secs(90))
+}
+
 fn vm_config() -> VmConfig {
     VmConfig {
         accel: Accel::Tcg,
@@ -125,7 +137,7 @@ fn check_agrees_with_the_kernel_on_every_image() {
         .collect();
     let offline = check::run(&packages, &kernels, Some(&work.join("btf-cache"))).expect("check");
     let pkg_file = pkg.file_name().unwrap().to_string_lossy().into_owned();
-    let extra = [busy_job(&pkg_file)];
+    let extra = [busy_job(&pkg_file), sigterm_job(&pkg_file)];
     let vm = vmtest::run(&inputs, &kernels, &vm_config(), DURATION, &extra).expect("vmtest");
     for boot in &vm.boots {
         assert!(
@@ -255,7 +267,10 @@ fn assert_loader_behaviour(vm: &VmMatrix) {
             .iter()
             .any(|b| &b.release == release && b.sched_ext);
         let out = format!("{}\n{}", job.stdout.join("\n"), job.stderr.join("\n"));
-        if sched_ext {
+        if !sched_ext {
+            continue;
+        }
+        if job.id == "busy" {
             assert!(
                 out.contains("second-rc=6"),
                 "{release:?}: second run must exit 6 (busy): {out}"
@@ -263,6 +278,20 @@ fn assert_loader_behaviour(vm: &VmMatrix) {
             assert!(
                 out.contains("scxpack_fifo"),
                 "{release:?}: the busy error must name the active scheduler: {out}"
+            );
+        } else {
+            assert!(
+                out.contains("scheduler:   scxpack_interactive"),
+                "{release:?}: status names it: {out}"
+            );
+            assert!(
+                out.contains("run-rc=0"),
+                "{release:?}: SIGTERM detaches with exit 0: {out}"
+            );
+            assert!(out.contains("state-after=disabled"), "{release:?}: {out}");
+            assert!(
+                out.contains("\"detached_cleanly\":true"),
+                "{release:?}: {out}"
             );
         }
     }
