@@ -9,6 +9,8 @@
 pub mod btf;
 pub mod check;
 pub mod cli;
+pub mod exit_status;
+pub mod junit;
 pub mod kernel;
 pub mod live;
 pub mod loader;

@@ -107,8 +107,9 @@ fn a_scheduler_built_with_the_kernels_own_headers_loads_where_it_can() {
             let exit = r
                 .report
                 .as_ref()
-                .and_then(|j| j.get("exit"))
-                .map(ToString::to_string)
+                .and_then(|rec| rec.report())
+                .and_then(|rep| rep.exit.as_ref())
+                .map(|e| e.kind_name.clone())
                 .unwrap_or_default();
             assert!(
                 exit.contains("SCX_EXIT_UNREG"),

@@ -11,19 +11,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::btf::Btf;
-use crate::kernel::{KernelError, KernelFacts, source};
-use crate::matching::{self, Assessment, Kconfig, KernelTypes, Target, Verdict};
+use crate::kernel::{CoreIndex, Kconfig, KernelError, KernelTarget, source};
+use crate::matching::{self, Target};
 use crate::package::Package;
 
 /// One variant's verdict on one kernel.
-#[derive(Debug, Clone, Serialize)]
-pub struct VariantResult {
-    pub variant: String,
-    pub verdict: Verdict,
-    #[serde(flatten)]
-    pub assessment: Assessment,
-}
+pub type VariantResult = matching::Judged;
 
 /// One kernel × scheduler cell of the matrix.
 #[derive(Debug, Clone, Serialize)]
@@ -86,20 +79,6 @@ pub fn expand_kernels(paths: &[PathBuf]) -> Result<Vec<PathBuf>, KernelError> {
     Ok(out)
 }
 
-/// The kernel config beside an image: `config` or `config-RELEASE` in its folder.
-#[must_use]
-pub fn kconfig_beside(image: &Path, release: Option<&str>) -> Option<Kconfig> {
-    let dir = image.parent()?;
-    let mut candidates = vec![dir.join("config")];
-    if let Some(r) = release {
-        candidates.push(dir.join(format!("config-{r}")));
-    }
-    candidates
-        .iter()
-        .find_map(|c| std::fs::read_to_string(c).ok())
-        .map(|text| Kconfig::parse(&text))
-}
-
 /// Runs the matrix: `packages` × `kernels`.
 pub fn run(
     packages: &[Package],
@@ -157,26 +136,23 @@ fn check_kernel(
     cache: Option<&Path>,
 ) -> Result<(KernelSummary, Vec<CellResult>), KernelError> {
     let image = source::read_kernel_cached(path, cache)?;
-    let btf = Btf::parse(&image.btf).map_err(|e| KernelError::Btf {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
-    let facts = KernelFacts::from_btf(&btf, image.release.clone());
-    let needs_core = packages.iter().any(has_core_relocs);
-    let types = needs_core.then(|| {
-        let reqs = packages
+    let roots = matching::core_roots(
+        packages
             .iter()
             .flat_map(|p| &p.manifest.schedulers)
             .flat_map(|s| &s.variants)
-            .map(|v| &v.requirements);
-        KernelTypes::for_requirements(btf, reqs)
-    });
-    let kconfig = kconfig_beside(path, image.release.as_deref());
-    let target = Target {
-        facts: &facts,
-        btf: types.as_ref(),
-        kconfig: kconfig.as_ref(),
-    };
+            .map(|v| &v.requirements),
+    );
+    let kconfig = Kconfig::beside_image(path, image.release.as_deref()).map(|(_, k)| k);
+    let kernel = KernelTarget::build(
+        &image.btf,
+        path,
+        image.release.clone(),
+        kconfig,
+        CoreIndex::Names(&roots),
+    )?;
+    let target = kernel.view();
+    let facts = target.facts;
     let label = facts
         .release
         .clone()
@@ -185,7 +161,7 @@ fn check_kernel(
         label: label.clone(),
         path: path.to_path_buf(),
         sched_ext: facts.sched_ext,
-        kconfig: kconfig.is_some(),
+        kconfig: target.kconfig.is_some(),
     };
     let cells = packages
         .iter()
@@ -200,14 +176,6 @@ fn check_kernel(
     Ok((summary, cells))
 }
 
-fn has_core_relocs(p: &Package) -> bool {
-    p.manifest
-        .schedulers
-        .iter()
-        .flat_map(|s| &s.variants)
-        .any(|v| !v.requirements.core_relocs.is_empty())
-}
-
 fn cell(
     label: &str,
     path: &Path,
@@ -215,22 +183,10 @@ fn cell(
     sched: &crate::package::Scheduler,
     target: &Target<'_>,
 ) -> CellResult {
-    let variants: Vec<VariantResult> = sched
-        .variants
+    let selection = matching::select(&sched.variants, target);
+    let reasons = selection
+        .skipped()
         .iter()
-        .map(|v| {
-            let assessment = matching::assess(&v.requirements, &v.policy, target);
-            VariantResult {
-                variant: v.name.clone(),
-                verdict: assessment.verdict(),
-                assessment,
-            }
-        })
-        .collect();
-    let chosen = variants.iter().find(|v| v.assessment.loadable());
-    let reasons = variants
-        .iter()
-        .take_while(|v| !v.assessment.loadable())
         .flat_map(|v| {
             v.assessment
                 .reasons
@@ -238,6 +194,7 @@ fn cell(
                 .map(move |r| format!("{}: {r}", v.variant))
         })
         .collect();
+    let chosen = selection.chosen();
     CellResult {
         kernel: label.to_string(),
         kernel_path: path.to_path_buf(),
@@ -250,6 +207,6 @@ fn cell(
             .map(|v| v.assessment.shims.iter().map(ToString::to_string).collect())
             .unwrap_or_default(),
         reasons,
-        variants,
+        variants: selection.judged.clone(),
     }
 }

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use super::{CellResult, Matrix};
+use crate::junit::{self, Case, Verdict};
 
 /// Column label of a cell: `scheduler`, or `package/scheduler` when several
 /// packages are checked together.
@@ -152,57 +153,39 @@ pub fn markdown(m: &Matrix) -> String {
     out
 }
 
-/// Escapes text for XML attributes and content.
-#[must_use]
-pub fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// JUnit XML: one test case per kernel × scheduler.
 #[must_use]
 pub fn junit(m: &Matrix, require_sched_ext: bool) -> String {
-    let failures = m
+    let cases: Vec<Case> = m
         .results
         .iter()
-        .filter(|c| !c.loadable && (c.sched_ext || require_sched_ext))
-        .count();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuite name=\"scxpack check\" tests=\"{}\" failures=\"{failures}\">",
-        m.results.len()
-    );
-    for c in &m.results {
-        let name = xml_escape(&format!("{} on {}", c.scheduler, c.kernel));
-        let class = xml_escape(&c.package);
-        let _ = write!(out, "  <testcase classname=\"{class}\" name=\"{name}\"");
-        if c.loadable {
-            let _ = writeln!(
-                out,
-                "><system-out>{}</system-out></testcase>",
-                xml_escape(&format!("variant {}", c.variant.as_deref().unwrap_or("?")))
-            );
-        } else if !c.sched_ext && !require_sched_ext {
-            let _ = writeln!(
-                out,
-                "><skipped message=\"kernel without sched_ext\"/></testcase>"
-            );
-        } else {
-            let msg = if c.sched_ext {
+        .map(|c| Case {
+            class: c.package.clone(),
+            name: format!("{} on {}", c.scheduler, c.kernel),
+            verdict: junit_verdict(c, require_sched_ext),
+        })
+        .collect();
+    junit::suite("scxpack check", &cases)
+}
+
+fn junit_verdict(c: &CellResult, require_sched_ext: bool) -> Verdict {
+    if c.loadable {
+        Verdict::Passed {
+            output: Some(format!("variant {}", c.variant.as_deref().unwrap_or("?"))),
+        }
+    } else if !c.sched_ext && !require_sched_ext {
+        Verdict::Skipped {
+            message: "kernel without sched_ext".to_string(),
+        }
+    } else {
+        Verdict::Failed {
+            message: if c.sched_ext {
                 "no loadable variant"
             } else {
                 "kernel without sched_ext"
-            };
-            let _ = writeln!(
-                out,
-                "><failure message=\"{msg}\">{}</failure></testcase>",
-                xml_escape(&c.reasons.join("\n"))
-            );
+            }
+            .to_string(),
+            detail: Some(c.reasons.join("\n")),
         }
     }
-    out.push_str("</testsuite>\n");
-    out
 }

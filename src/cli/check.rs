@@ -7,12 +7,9 @@ use anyhow::Context;
 
 use super::output::print_json;
 use crate::check::{self, report};
+use crate::exit_status::ExitStatus;
 use crate::kernel::source::default_cache_dir;
 use crate::package::Package;
-
-/// Exit status when some sched_ext kernel has no loadable variant of some
-/// scheduler (or, with `--require-sched-ext`, a kernel lacks sched_ext).
-pub const EXIT_NOT_LOADABLE: u8 = 3;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -65,6 +62,6 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     Ok(if matrix.all_loadable(args.require_sched_ext) {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(EXIT_NOT_LOADABLE)
+        ExitStatus::NotLoadable.into()
     })
 }

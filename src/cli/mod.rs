@@ -18,8 +18,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Exit status when a command fails on bad input or an I/O error.
-pub const EXIT_ERROR: u8 = 1;
+use crate::exit_status::ExitStatus;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -87,7 +86,7 @@ pub fn main() -> ExitCode {
         Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("scxpack: error: {e:#}");
-            ExitCode::from(EXIT_ERROR)
+            ExitStatus::Error.into()
         }
     }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::output::{print_json, print_json_line};
 use crate::live::{Root, SchedExtSysfs};
-use crate::loader::{self, RunOptions};
+use crate::loader::{self, RunFailure, RunOptions, RunRecord};
 use crate::package::Package;
 
 #[derive(Debug, clap::Args)]
@@ -77,13 +77,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         Err(e) => {
             eprintln!("scxpack: error: {e}");
             if args.json {
-                print_json_line(&serde_json::json!({
-                    "loaded": false,
-                    "error": e.to_string(),
-                    "exit_code": e.exit_code(),
-                }))?;
+                print_json_line(&RunRecord::Failed(RunFailure::from(&e)))?;
             }
-            return Ok(ExitCode::from(e.exit_code()));
+            return Ok(e.exit_status().into());
         }
     };
     if let Some(exit) = &report.exit {
@@ -95,7 +91,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if args.json {
         print_json_line(&report)?;
     }
-    Ok(ExitCode::from(report.exit_code()))
+    Ok(report.exit_status().into())
 }
 
 #[derive(Debug, clap::Args)]

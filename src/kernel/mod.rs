@@ -3,14 +3,20 @@
 //! commands use: a path (any source `source` recognises) or the running kernel.
 
 pub mod facts;
+pub mod kconfig;
 pub mod source;
+pub mod target;
+pub mod types;
 
 use std::path::{Path, PathBuf};
 
 pub use facts::{BtfDefect, EnumValue, KernelFacts, Kfunc, OpsMember};
+pub use kconfig::Kconfig;
 pub use source::{KernelImage, SourceError, SourceKind};
+pub use target::{CoreIndex, KernelTarget, Target};
+pub use types::KernelTypes;
 
-use crate::btf::{Btf, BtfError};
+use crate::btf::BtfError;
 use crate::live::{LiveError, Root, SchedExtSysfs};
 
 /// Why a kernel's facts could not be read.
@@ -91,9 +97,5 @@ fn facts_from_btf(
     btf: &[u8],
     release: Option<String>,
 ) -> Result<KernelFacts, KernelError> {
-    let parsed = Btf::parse(btf).map_err(|source| KernelError::Btf {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Ok(KernelFacts::from_btf(&parsed, release))
+    Ok(KernelTarget::build(btf, path, release, None, CoreIndex::Skip)?.facts)
 }

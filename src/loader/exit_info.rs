@@ -1,16 +1,16 @@
 //! The exit record `ops.exit` leaves in the object's `struct user_exit_info`
 //! (kernel sample layout: `int kind; s64 exit_code; char reason[128]; char msg[1024]`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// `SCX_ECODE_ACT_RESTART`: the scheduler asks to be loaded again.
 pub const ACT_RESTART: i64 = 1 << 48;
 
 /// Why the scheduler stopped, as it recorded it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExitInfo {
     pub kind: i32,
-    pub kind_name: &'static str,
+    pub kind_name: String,
     pub exit_code: i64,
     pub reason: String,
     pub msg: String,
@@ -27,7 +27,7 @@ impl ExitInfo {
         let exit_code = i64::from_ne_bytes(bytes.get(8..16)?.try_into().ok()?);
         Some(ExitInfo {
             kind,
-            kind_name: kind_name(kind),
+            kind_name: kind_name(kind).to_string(),
             exit_code,
             reason: crate::object::c_string(bytes.get(16..144)?),
             msg: crate::object::c_string(bytes.get(144..1168)?),

@@ -5,28 +5,27 @@
 //! Everything they decide comes from [`crate::matching`], fed with the
 //! running kernel's facts; the kernel BTF is dropped once the plan is made.
 
+mod error;
 mod exit_info;
-mod kconfig;
 mod libbpf_log;
 mod open;
 mod params;
 mod preflight;
+mod report;
 mod watch;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
+pub use error::{LoadError, LoadStep, RunError, ShimError};
 pub use exit_info::ExitInfo;
 pub use libbpf_log::classify;
 pub use params::{ParamError, parse_assignment as parse_param};
 pub use preflight::PreflightError;
+pub use report::{Outcome, RunFailure, RunRecord, RunReport, Skipped};
 
-use crate::btf::Btf;
-use crate::kernel::KernelFacts;
-use crate::live::Root;
-use crate::matching::{self, Assessment, KernelTypes, Target};
+use crate::kernel::{CoreIndex, Kconfig, KernelError, KernelTarget};
+use crate::live::{Root, SYS_BTF};
+use crate::matching::{self, Assessment, Selection};
 use crate::package::{Package, Scheduler, Variant};
 
 /// What the caller asks `run` to do.
@@ -50,102 +49,6 @@ pub struct RunOptions {
     pub force: bool,
 }
 
-/// Why `run` could not run a scheduler.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error(transparent)]
-    Preflight(#[from] PreflightError),
-    #[error(transparent)]
-    Param(#[from] ParamError),
-    #[error("package {package} has several schedulers ({names}); pick one with --scheduler")]
-    AmbiguousScheduler { package: String, names: String },
-    #[error("package {package} has no scheduler named {name} (it has: {names})")]
-    NoSuchScheduler {
-        package: String,
-        name: String,
-        names: String,
-    },
-    #[error("scheduler {scheduler} has no variant named {name} (it has: {names})")]
-    NoSuchVariant {
-        scheduler: String,
-        name: String,
-        names: String,
-    },
-    #[error("no variant of {scheduler} can load on this kernel:\n{details}")]
-    NoLoadableVariant { scheduler: String, details: String },
-    #[error("{0}")]
-    Other(String),
-}
-
-impl RunError {
-    /// The documented exit status for this error.
-    #[must_use]
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            RunError::Preflight(p) => p.exit_code(),
-            RunError::NoLoadableVariant { .. } => EXIT_NO_VARIANT,
-            _ => 1,
-        }
-    }
-}
-
-/// Exit status: no variant loads on this kernel.
-pub const EXIT_NO_VARIANT: u8 = 3;
-/// Exit status: the kernel ejected the scheduler.
-pub const EXIT_EJECTED: u8 = 5;
-
-/// A variant skipped on the way to the one that loaded.
-#[derive(Debug, Clone, Serialize)]
-pub struct Skipped {
-    pub variant: String,
-    pub reasons: Vec<String>,
-}
-
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Detached on request (duration over, SIGINT/SIGTERM).
-    Detached,
-    /// The kernel ejected the scheduler.
-    Ejected,
-}
-
-/// The report `run --json` prints.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunReport {
-    pub scheduler: String,
-    pub variant: String,
-    pub kernel: Option<String>,
-    pub ops_name: String,
-    pub skipped: Vec<Skipped>,
-    pub shims: Vec<String>,
-    /// The scheduler attached and sched_ext reported it enabled.
-    pub loaded: bool,
-    /// Milliseconds from `run` start to sched_ext state `enabled`.
-    pub enable_ms: u64,
-    pub enabled_seen: bool,
-    pub ran_secs: f64,
-    pub outcome: Outcome,
-    pub detached_cleanly: bool,
-    pub exit: Option<ExitInfo>,
-    pub restarts: u32,
-    /// Resident set size of the loader while the scheduler ran, in KiB.
-    pub rss_kib: Option<u64>,
-}
-
-impl RunReport {
-    /// The exit status this report maps to.
-    #[must_use]
-    pub fn exit_code(&self) -> u8 {
-        match self.outcome {
-            Outcome::Detached if self.detached_cleanly => 0,
-            Outcome::Detached => 1,
-            Outcome::Ejected => EXIT_EJECTED,
-        }
-    }
-}
-
 /// The variant chosen for this kernel and what matching said about it.
 struct Choice<'p> {
     variant: &'p Variant,
@@ -161,9 +64,7 @@ pub fn run(pkg: &Package, opts: &RunOptions, root: &Root) -> Result<RunReport, R
     preflight::privileges()?;
     let sched = pick_scheduler(pkg, opts.scheduler.as_deref())?;
     let values = params::resolve(sched, &opts.params)?;
-    let live = preflight::kernel(root)?;
-    let choices = choose(sched, &live, opts.variant.as_deref(), opts.force)?;
-    drop(live);
+    let choices = choose(sched, root, opts.variant.as_deref(), opts.force)?;
     let mut restarts = 0;
     loop {
         let report = open::load_first(pkg, sched, &choices, &values, root, opts, start)?;
@@ -205,85 +106,97 @@ fn pick_scheduler<'p>(pkg: &'p Package, name: Option<&str>) -> Result<&'p Schedu
     }
 }
 
-/// Assesses every variant against the running kernel, in preference order,
-/// and returns the loadable ones (the forced one only, with `--variant`).
+/// Reads the running kernel once (its BTF parsed once, its config read
+/// once), checks it can take a scheduler, and selects with the shared
+/// matching code: the variants to try, in order (the forced one only, with
+/// `--variant`; every one, with `force`).
 fn choose<'p>(
     sched: &'p Scheduler,
-    live: &preflight::LiveTarget,
+    root: &Root,
     forced: Option<&str>,
     force: bool,
 ) -> Result<Vec<Choice<'p>>, RunError> {
-    if let Some(name) = forced {
-        if !sched.variants.iter().any(|v| v.name == name) {
-            return Err(RunError::NoSuchVariant {
-                scheduler: sched.name.clone(),
-                name: name.to_string(),
-                names: sched
-                    .variants
-                    .iter()
-                    .map(|v| v.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
-        }
-    }
-    let btf =
-        Btf::parse(&live.btf).map_err(|e| RunError::Other(format!("running kernel BTF: {e}")))?;
-    let facts: &KernelFacts = &live.facts;
-    let types = KernelTypes::for_requirements(btf, sched.variants.iter().map(|v| &v.requirements));
-    let target = Target {
-        facts,
-        btf: Some(&types),
-        kconfig: live.kconfig.as_ref(),
-    };
-    let mut skipped = Vec::new();
-    let mut out = Vec::new();
-    for v in &sched.variants {
-        if forced.is_some_and(|f| f != v.name) {
-            continue;
-        }
-        let assessment = matching::assess(&v.requirements, &v.policy, &target);
-        if force && !assessment.loadable() {
-            eprintln!(
-                "scxpack: trying variant {} although matching refuses it: {}",
-                v.name,
-                assessment
-                    .reasons
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            );
-        }
-        if assessment.loadable() || force {
-            out.push(Choice {
-                variant: v,
-                assessment,
-                skipped: skipped.clone(),
-            });
-        } else {
-            skipped.push(Skipped {
-                variant: v.name.clone(),
-                reasons: assessment.reasons.iter().map(ToString::to_string).collect(),
-            });
-        }
-    }
-    if out.is_empty() {
-        let details = skipped
-            .iter()
-            .map(|s| format!("  {}: {}", s.variant, s.reasons.join("; ")))
-            .collect::<Vec<_>>()
-            .join("\n");
+    let variants = candidates(sched, forced)?;
+    let live = root.kernel().map_err(KernelError::from)?;
+    let roots = matching::core_roots(variants.iter().map(|v| &v.requirements));
+    let kernel = KernelTarget::build(
+        &live.btf,
+        &root.path(std::path::Path::new(SYS_BTF)),
+        live.release.clone(),
+        Kconfig::running(root, live.release.as_deref()),
+        CoreIndex::Names(&roots),
+    )?;
+    preflight::kernel_ready(&kernel.facts, live.sched_ext.as_ref())?;
+    let selection = matching::select(variants.iter().copied(), &kernel.view());
+    let attempts = selection.attempts(force);
+    if attempts.is_empty() {
         return Err(RunError::NoLoadableVariant {
             scheduler: sched.name.clone(),
-            details,
+            details: selection
+                .skipped()
+                .iter()
+                .map(|j| format!("  {}: {}", j.variant, reasons(&j.assessment).join("; ")))
+                .collect::<Vec<_>>()
+                .join("\n"),
         });
     }
-    Ok(out)
+    Ok(attempts
+        .into_iter()
+        .map(|i| choice(&selection, &variants, i, force))
+        .collect())
 }
 
-/// Paths the loader reads to find the kernel config.
-#[must_use]
-pub fn kconfig_paths(release: Option<&str>) -> Vec<PathBuf> {
-    kconfig::paths(release)
+/// The variants to judge: all of them, or the one `--variant` names.
+fn candidates<'p>(
+    sched: &'p Scheduler,
+    forced: Option<&str>,
+) -> Result<Vec<&'p Variant>, RunError> {
+    let Some(name) = forced else {
+        return Ok(sched.variants.iter().collect());
+    };
+    match sched.variants.iter().find(|v| v.name == name) {
+        Some(v) => Ok(vec![v]),
+        None => Err(RunError::NoSuchVariant {
+            scheduler: sched.name.clone(),
+            name: name.to_string(),
+            names: sched
+                .variants
+                .iter()
+                .map(|v| v.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
+fn choice<'p>(
+    selection: &Selection,
+    variants: &[&'p Variant],
+    i: usize,
+    force: bool,
+) -> Choice<'p> {
+    let judged = &selection.judged[i];
+    if !judged.assessment.loadable() {
+        eprintln!(
+            "scxpack: trying variant {} although matching refuses it: {}",
+            judged.variant,
+            reasons(&judged.assessment).join("; ")
+        );
+    }
+    Choice {
+        variant: variants[i],
+        assessment: judged.assessment.clone(),
+        skipped: selection
+            .skipped_before(i, force)
+            .into_iter()
+            .map(|j| Skipped {
+                variant: j.variant.clone(),
+                reasons: reasons(&j.assessment),
+            })
+            .collect(),
+    }
+}
+
+fn reasons(a: &Assessment) -> Vec<String> {
+    a.reasons.iter().map(ToString::to_string).collect()
 }

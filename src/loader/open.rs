@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use libbpf_rs::{Link, MapCore, MapFlags, Object, OpenObject};
 
+use super::error::{LoadError, LoadStep, RunError, ShimError};
 use super::exit_info::ExitInfo;
 use super::watch::{self, Ended};
-use super::{Choice, Outcome, RunError, RunOptions, RunReport, Skipped, kconfig, libbpf_log};
+use super::{Choice, Outcome, RunOptions, RunReport, Skipped, libbpf_log};
 use crate::live::Root;
 use crate::object::{Requirements, StructOpsMap};
 use crate::package::{Package, Scheduler};
@@ -29,16 +30,22 @@ pub(super) fn load_first(
     opts: &RunOptions,
     start: Instant,
 ) -> Result<RunReport, RunError> {
-    let mut failures: Vec<Skipped> = Vec::new();
+    let mut failures: Vec<(String, LoadError)> = Vec::new();
     for choice in choices {
-        let bytes = pkg.object(choice.variant).ok_or_else(|| {
-            RunError::Other(format!("package lacks object {}", choice.variant.object))
-        })?;
+        let bytes = pkg
+            .object(choice.variant)
+            .ok_or_else(|| RunError::MissingObject {
+                variant: choice.variant.name.clone(),
+                object: choice.variant.object.clone(),
+            })?;
         let ops_name = ops_name(choice.variant, &pkg.manifest.version);
         match attach(bytes, choice, params, root, &ops_name, &sched.name) {
             Ok((object, link)) => {
                 let mut skipped = choice.skipped.clone();
-                skipped.extend(failures);
+                skipped.extend(failures.into_iter().map(|(variant, e)| Skipped {
+                    variant,
+                    reasons: vec![e.to_string()],
+                }));
                 return Ok(supervise(
                     &object, link, choice, skipped, &ops_name, root, opts, start, sched,
                 ));
@@ -48,22 +55,14 @@ pub(super) fn load_first(
                     "scxpack: variant {} failed to load: {reason}",
                     choice.variant.name
                 );
-                failures.push(Skipped {
-                    variant: choice.variant.name.clone(),
-                    reasons: vec![reason],
-                });
+                failures.push((choice.variant.name.clone(), reason));
             }
         }
     }
-    let details = failures
-        .iter()
-        .map(|s| format!("  {}: {}", s.variant, s.reasons.join("; ")))
-        .collect::<Vec<_>>()
-        .join("\n");
-    Err(RunError::Other(format!(
-        "no variant of {} loaded:\n{details}",
-        sched.name
-    )))
+    Err(RunError::NoVariantLoaded {
+        scheduler: sched.name.clone(),
+        failures,
+    })
 }
 
 /// `NAME_VERSION` within the kernel's limits (only `[A-Za-z0-9_.]`).
@@ -89,12 +88,12 @@ fn ops_name(variant: &crate::package::Variant, version: &str) -> String {
 
 /// Opens with our kconfig text and object name, without libbpf's builder
 /// (it has no setter for the `kconfig` open option).
-fn open(bytes: &[u8], name: &str, kconfig_text: Option<&str>) -> Result<OpenObject, String> {
-    let name = CString::new(name).map_err(|e| e.to_string())?;
+fn open(bytes: &[u8], name: &str, kconfig_text: Option<&str>) -> Result<OpenObject, LoadError> {
+    let name = CString::new(name).map_err(|_| ShimError::Nul(name.to_string()))?;
     let kconfig = kconfig_text
         .map(CString::new)
         .transpose()
-        .map_err(|e| e.to_string())?;
+        .map_err(|_| ShimError::Nul("the kernel config text".to_string()))?;
     let opts = libbpf_rs::libbpf_sys::bpf_object_open_opts {
         sz: std::mem::size_of::<libbpf_rs::libbpf_sys::bpf_object_open_opts>() as _,
         object_name: name.as_ptr(),
@@ -117,7 +116,7 @@ fn open(bytes: &[u8], name: &str, kconfig_text: Option<&str>) -> Result<OpenObje
     match ptr {
         // SAFETY: a freshly opened, not yet loaded object, owned from here on.
         Some(p) => Ok(unsafe { OpenObject::from_ptr(p) }),
-        None => Err(libbpf_log::classify(&libbpf_log::take())),
+        None => Err(LoadError::libbpf(LoadStep::Open, None, libbpf_log::take())),
     }
 }
 
@@ -128,11 +127,11 @@ fn attach(
     root: &Root,
     ops_name: &str,
     sched_name: &str,
-) -> Result<(Object, Link), String> {
+) -> Result<(Object, Link), LoadError> {
     libbpf_log::take();
     let req = &choice.variant.requirements;
     let plan = choice.assessment.plan();
-    let text = kconfig::text_for(req, None).map(|_| kconfig_text(req, root));
+    let text = needs_kconfig(req).then(|| plan.kconfig_text());
     let mut open_obj = open(bytes, &object_name(sched_name), text.as_deref())?;
     apply_rodata(&mut open_obj, req, &plan.enum_slots, params)?;
     let hotplug_seq = root.sched_ext().and_then(|s| s.hotplug_seq).unwrap_or(0);
@@ -152,21 +151,21 @@ fn attach(
     }
     let mut object = open_obj
         .load()
-        .map_err(|e| format!("{}: {e}", libbpf_log::classify(&libbpf_log::take())))?;
+        .map_err(|e| LoadError::libbpf(LoadStep::Load, Some(&e), libbpf_log::take()))?;
     let link = attach_struct_ops(&mut object, req)?;
     if !watch::wait_for(STATE_TIMEOUT, || watch::is_ours(root, ops_name)) {
         let state = root.sched_ext().and_then(|s| s.state).unwrap_or_default();
-        return Err(format!(
-            "attached, but sched_ext state is {state:?}, not enabled with {ops_name}"
+        return Err(LoadError::ours(
+            LoadStep::Enable,
+            format!("attached, but sched_ext state is {state:?}, not enabled with {ops_name}"),
         ));
     }
     Ok((object, link))
 }
 
-fn kconfig_text(req: &Requirements, root: &Root) -> String {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok();
-    let config = kconfig::read(root, release.as_deref().map(str::trim));
-    kconfig::text_for(req, config.as_ref()).unwrap_or_default()
+/// Whether the object has `CONFIG_*` externs, so libbpf needs a config text.
+fn needs_kconfig(req: &Requirements) -> bool {
+    req.kconfig.iter().any(|k| k.name.starts_with("CONFIG_"))
 }
 
 /// libbpf's object name: short, and a valid prefix for its map names.
@@ -178,11 +177,11 @@ fn object_name(sched: &str) -> String {
         .collect::<String>()
 }
 
-fn write_le(data: &mut [u8], offset: u32, size: u32, value: u64) -> Result<(), String> {
+fn write_le(data: &mut [u8], offset: u32, size: u32, value: u64) -> Result<(), ShimError> {
     let (off, len) = (offset as usize, (size as usize).min(8));
     let slot = data
         .get_mut(off..off + len)
-        .ok_or_else(|| format!("offset {offset}+{size} outside the map data"))?;
+        .ok_or(ShimError::OutOfBounds { offset, size })?;
     slot.copy_from_slice(&value.to_le_bytes()[..len]);
     Ok(())
 }
@@ -193,20 +192,20 @@ fn apply_rodata(
     req: &Requirements,
     slots: &[(String, u64)],
     params: &[(String, u64)],
-) -> Result<(), String> {
+) -> Result<(), ShimError> {
     for (name, value) in slots.iter().chain(params) {
         let var = req
             .rodata
             .iter()
             .find(|v| v.name == *name)
-            .ok_or_else(|| format!("no .rodata variable {name}"))?;
+            .ok_or_else(|| ShimError::NoVariable(name.clone()))?;
         let mut map = obj
             .maps_mut()
             .find(|m| m.name().to_string_lossy().ends_with(&var.section))
-            .ok_or_else(|| format!("libbpf has no map for {}", var.section))?;
+            .ok_or_else(|| ShimError::NoDataMap(var.section.clone()))?;
         let data = map
             .initial_value_mut()
-            .ok_or_else(|| format!("{} has no initial value", var.section))?;
+            .ok_or_else(|| ShimError::NoInitialValue(var.section.clone()))?;
         write_le(data, var.offset, var.size, *value)?;
     }
     Ok(())
@@ -220,30 +219,34 @@ fn edit_struct_ops(
     nulls: &[&str],
     hotplug_seq: u64,
     ops_name: &str,
-) -> Result<(), String> {
+) -> Result<(), ShimError> {
     {
         let mut m = obj
             .maps_mut()
             .find(|m| m.name().to_string_lossy() == map.name)
-            .ok_or_else(|| format!("libbpf has no struct_ops map {}", map.name))?;
+            .ok_or_else(|| ShimError::NoStructOpsMap(map.name.clone()))?;
         let data = m
             .initial_value_mut()
-            .ok_or_else(|| format!("struct_ops map {} has no data", map.name))?;
+            .ok_or_else(|| ShimError::NoInitialValue(map.name.clone()))?;
         for (member, value) in [("flags", flags), ("hotplug_seq", Some(hotplug_seq))] {
             if let (Some(slot), Some(v)) = (map.slot(member), value) {
                 write_le(data, slot.offset, slot.size, v)?;
             }
         }
         for member in nulls {
-            let slot = map
-                .slot(member)
-                .ok_or_else(|| format!("{} has no member {member}", map.name))?;
+            let slot = map.slot(member).ok_or_else(|| ShimError::NoMember {
+                map: map.name.clone(),
+                member: (*member).to_string(),
+            })?;
             write_le(data, slot.offset, slot.size, 0)?;
         }
         if let Some(slot) = map.slot("name") {
             let field = data
                 .get_mut(slot.offset as usize..(slot.offset + slot.size) as usize)
-                .ok_or("ops name outside the map data")?;
+                .ok_or(ShimError::OutOfBounds {
+                    offset: slot.offset,
+                    size: slot.size,
+                })?;
             field.fill(0);
             let n = ops_name.len().min(field.len().saturating_sub(1));
             field[..n].copy_from_slice(&ops_name.as_bytes()[..n]);
@@ -262,18 +265,14 @@ fn edit_struct_ops(
     Ok(())
 }
 
-fn attach_struct_ops(object: &mut Object, req: &Requirements) -> Result<Link, String> {
+fn attach_struct_ops(object: &mut Object, req: &Requirements) -> Result<Link, LoadError> {
     let names: Vec<&str> = req.struct_ops.iter().map(|m| m.name.as_str()).collect();
     let mut map = object
         .maps_mut()
         .find(|m| names.contains(&m.name().to_string_lossy().as_ref()))
-        .ok_or("no struct_ops map to attach")?;
-    map.attach_struct_ops().map_err(|e| {
-        format!(
-            "attach failed: {e} ({})",
-            libbpf_log::classify(&libbpf_log::take())
-        )
-    })
+        .ok_or_else(|| ShimError::NoStructOpsMap(names.join(", ")))?;
+    map.attach_struct_ops()
+        .map_err(|e| LoadError::libbpf(LoadStep::Attach, Some(&e), libbpf_log::take()))
 }
 
 /// Reads the exit record from the object's data map.

@@ -1,21 +1,13 @@
 //! Preflight: may we load, does this kernel run sched_ext, is it free?
 
-use crate::btf::Btf;
-use crate::kernel::{KernelError, KernelFacts};
-use crate::live::Root;
-use crate::matching::Kconfig;
+use crate::exit_status::ExitStatus;
+use crate::kernel::KernelFacts;
+use crate::live::SchedExtSysfs;
 
 /// `CAP_SYS_ADMIN`: needed to register struct_ops.
 const CAP_SYS_ADMIN: u32 = 21;
 /// `CAP_BPF`: needed to load BPF programs.
 const CAP_BPF: u32 = 39;
-
-/// Exit status: the kernel has no sched_ext.
-pub const EXIT_NO_SCHED_EXT: u8 = 4;
-/// Exit status: another scheduler is loaded.
-pub const EXIT_BUSY: u8 = 6;
-/// Exit status: not allowed to load BPF schedulers.
-pub const EXIT_PERMISSION: u8 = 7;
 
 /// A reason not to try loading at all.
 #[derive(Debug, thiserror::Error)]
@@ -25,8 +17,6 @@ pub enum PreflightError {
          (this process has uid {uid}, missing {missing}); run it with sudo or from a systemd unit"
     )]
     Permission { uid: u32, missing: String },
-    #[error(transparent)]
-    Kernel(#[from] KernelError),
     #[error(
         "kernel {release} has no sched_ext (no struct sched_ext_ops in its BTF, no /sys/kernel/sched_ext): \
          it must be built with CONFIG_SCHED_CLASS_EXT=y"
@@ -42,22 +32,13 @@ pub enum PreflightError {
 impl PreflightError {
     /// The documented exit status.
     #[must_use]
-    pub fn exit_code(&self) -> u8 {
+    pub fn exit_status(&self) -> ExitStatus {
         match self {
-            PreflightError::Permission { .. } => EXIT_PERMISSION,
-            PreflightError::NoSchedExt { .. } => EXIT_NO_SCHED_EXT,
-            PreflightError::Busy { .. } => EXIT_BUSY,
-            PreflightError::Kernel(_) => 1,
+            PreflightError::Permission { .. } => ExitStatus::Permission,
+            PreflightError::NoSchedExt { .. } => ExitStatus::NoSchedExt,
+            PreflightError::Busy { .. } => ExitStatus::Busy,
         }
     }
-}
-
-/// The running kernel as the loader needs it.
-#[derive(Debug)]
-pub(super) struct LiveTarget {
-    pub facts: KernelFacts,
-    pub btf: Vec<u8>,
-    pub kconfig: Option<Kconfig>,
 }
 
 /// Effective capabilities from `/proc/self/status`.
@@ -91,17 +72,14 @@ pub(super) fn privileges() -> Result<(), PreflightError> {
     })
 }
 
-/// Reads the running kernel and checks it can take a new scheduler.
-pub(super) fn kernel(root: &Root) -> Result<LiveTarget, PreflightError> {
-    let live = root.kernel().map_err(KernelError::from)?;
-    let btf = Btf::parse(&live.btf).map_err(|source| KernelError::Btf {
-        path: root.path(std::path::Path::new(crate::live::SYS_BTF)),
-        source,
-    })?;
-    let facts = KernelFacts::from_btf(&btf, live.release.clone());
-    drop(btf);
+/// Fails unless the running kernel (its `facts` and sched_ext sysfs state)
+/// can take a new scheduler.
+pub(super) fn kernel_ready(
+    facts: &KernelFacts,
+    sysfs: Option<&SchedExtSysfs>,
+) -> Result<(), PreflightError> {
     let release = facts.release.clone().unwrap_or_else(|| "?".into());
-    let (true, Some(sysfs)) = (facts.sched_ext, live.sched_ext) else {
+    let (true, Some(sysfs)) = (facts.sched_ext, sysfs) else {
         return Err(PreflightError::NoSchedExt { release });
     };
     let state = sysfs.state.clone().unwrap_or_default();
@@ -114,9 +92,5 @@ pub(super) fn kernel(root: &Root) -> Result<LiveTarget, PreflightError> {
             state,
         });
     }
-    Ok(LiveTarget {
-        kconfig: super::kconfig::read(root, facts.release.as_deref()),
-        facts,
-        btf: live.btf,
-    })
+    Ok(())
 }

@@ -5,59 +5,20 @@
 //! type is found by name (flavor suffix stripped) and kind, each field by
 //! name, looking through anonymous structs and unions and array elements.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use super::{Assessment, Reason};
 use crate::btf::{Btf, CoreReloKind, Kind, MAX_CHAIN, Type};
+use crate::kernel::KernelTypes;
 use crate::object::{CoreRequirement, Requirements, essential_name};
 
-/// A kernel's BTF with a name index, built once and shared by every check.
-#[derive(Debug)]
-pub struct KernelTypes<'a> {
-    btf: Btf<'a>,
-    by_name: HashMap<&'a str, Vec<u32>>,
-}
-
-impl<'a> KernelTypes<'a> {
-    /// Indexes every named type (what a general caller wants).
-    #[must_use]
-    pub fn new(btf: Btf<'a>) -> Self {
-        let by_name = btf.name_index();
-        KernelTypes { btf, by_name }
-    }
-
-    /// Indexes only the root types `reqs`' CO-RE relocations name: one pass
-    /// over the types with no hashing of the other ~150k names, which is what
-    /// the loader can afford on a slow (emulated) machine.
-    #[must_use]
-    pub fn for_requirements<'r>(
-        btf: Btf<'a>,
-        reqs: impl IntoIterator<Item = &'r Requirements>,
-    ) -> Self {
-        let wanted: std::collections::HashSet<&str> = reqs
-            .into_iter()
-            .flat_map(|r| r.core_relocs.iter().map(|c| root_name(&c.root_type)))
-            .collect();
-        let mut by_name: HashMap<&'a str, Vec<u32>> = HashMap::with_capacity(wanted.len());
-        for ty in btf.types() {
-            if ty.name_off == 0 {
-                continue;
-            }
-            let name = btf.name(&ty);
-            if wanted.contains(name) {
-                by_name.entry(name).or_default().push(ty.id);
-            }
-        }
-        KernelTypes { btf, by_name }
-    }
-
-    fn named(&self, name: &str) -> impl Iterator<Item = Type<'a>> + '_ {
-        self.by_name
-            .get(name)
-            .into_iter()
-            .flatten()
-            .filter_map(|&id| self.btf.get(id))
-    }
+/// The root type names `reqs`' CO-RE relocations start from: what a
+/// [`KernelTypes`] must index to check them.
+#[must_use]
+pub fn core_roots<'r>(reqs: impl IntoIterator<Item = &'r Requirements>) -> HashSet<&'r str> {
+    reqs.into_iter()
+        .flat_map(|r| r.core_relocs.iter().map(|c| root_name(&c.root_type)))
+        .collect()
 }
 
 pub(super) fn check(req: &Requirements, kernel: &KernelTypes<'_>, a: &mut Assessment) {
@@ -122,11 +83,11 @@ fn resolves(r: &CoreRequirement, kernel: &KernelTypes<'_>) -> bool {
             let enumerator = r.path.as_str();
             roots.any(|t| {
                 t.enumerators()
-                    .any(|e| kernel.btf.str_at(e.name_off) == enumerator)
+                    .any(|e| kernel.btf().str_at(e.name_off) == enumerator)
             })
         }
         CoreReloKind::TypeIdTarget | CoreReloKind::TypeSize => roots.next().is_some(),
-        _ => roots.any(|t| field_path_exists(&kernel.btf, t.id, &r.fields)),
+        _ => roots.any(|t| field_path_exists(kernel.btf(), t.id, &r.fields)),
     }
 }
 

@@ -5,9 +5,8 @@
 //! (the real one, or a synthesized minimum), so a weak `CONFIG_*` extern the
 //! config lacks reads as 0 and only a strong one refuses the load.
 
-use std::collections::BTreeMap;
-
 use super::{Assessment, Reason, Shim};
+use crate::kernel::Kconfig;
 use crate::object::Requirements;
 
 /// Externs libbpf computes itself, without any config file.
@@ -16,44 +15,6 @@ pub const LIBBPF_VIRTUAL_KCONFIG: [&str; 3] = [
     "LINUX_HAS_BPF_COOKIE",
     "LINUX_HAS_SYSCALL_WRAPPER",
 ];
-
-/// A kernel configuration (`.config` text): `CONFIG_X` → value.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Kconfig {
-    values: BTreeMap<String, String>,
-}
-
-impl Kconfig {
-    /// Parses `.config` text; comments (`# CONFIG_X is not set`) mean absent.
-    #[must_use]
-    pub fn parse(text: &str) -> Self {
-        let values = text
-            .lines()
-            .filter(|l| l.starts_with("CONFIG_"))
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Kconfig { values }
-    }
-
-    /// The value of `name`, when set.
-    #[must_use]
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.values.get(name).map(String::as_str)
-    }
-
-    /// Number of options set.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.values.len()
-    }
-
-    /// True when no option is set.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
-    }
-}
 
 pub(super) fn check(req: &Requirements, kconfig: Option<&Kconfig>, a: &mut Assessment) {
     for ext in &req.kconfig {
@@ -65,15 +26,29 @@ pub(super) fn check(req: &Requirements, kconfig: Option<&Kconfig>, a: &mut Asses
             (Some(v), _) => a.shim(Shim::SupplyKconfig {
                 name: ext.name.clone(),
                 value: v.to_string(),
+                absent: false,
             }),
             (None, true) => a.shim(Shim::SupplyKconfig {
                 name: ext.name.clone(),
-                value: "0 (absent, weak)".to_string(),
+                value: zero_for(&ext.type_name).to_string(),
+                absent: true,
             }),
             (None, false) => a.refuse(Reason::KconfigMissing {
                 name: ext.name.clone(),
                 config_known: kconfig.is_some(),
             }),
         }
+    }
+}
+
+/// The value libbpf reads as zero for an extern of C type `ty`: what an
+/// unresolved weak extern holds.
+fn zero_for(ty: &str) -> &'static str {
+    if ty.contains("bool") || ty.contains("tristate") {
+        "n"
+    } else if ty.contains('[') {
+        "\"\""
+    } else {
+        "0"
     }
 }

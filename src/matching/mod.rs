@@ -6,9 +6,12 @@
 //! Kconfig). It models what libbpf and the kernel do at open/load/attach
 //! time (SCHED_EXT_COMPAT.md §3–4). `check` runs it offline over a matrix;
 //! `run` runs it before touching the kernel and applies the [`ShimPlan`].
+//! [`select`] walks a scheduler's variants in preference order with it: the
+//! one variant walk `check`, `run` and the library share.
 
 mod core_check;
 mod kconfig;
+mod select;
 mod shape;
 mod verdict;
 
@@ -16,11 +19,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::kernel::Target;
 use crate::kernel::facts::SCHED_EXT_OPS;
 use crate::kernel::{BtfDefect, KernelFacts};
 use crate::object::{KfuncExtern, Requirements, StructOpsMap};
-pub use core_check::KernelTypes;
-pub use kconfig::{Kconfig, LIBBPF_VIRTUAL_KCONFIG};
+pub use core_check::core_roots;
+pub use kconfig::LIBBPF_VIRTUAL_KCONFIG;
+pub use select::{Candidate, Judged, Selection, select};
 pub use shape::compatible;
 pub use verdict::{Assessment, Reason, Shim, ShimPlan, Verdict};
 
@@ -34,16 +39,6 @@ pub struct VariantPolicy {
     /// does not know them.
     #[serde(default)]
     pub optional_flags: BTreeMap<String, u64>,
-}
-
-/// The kernel an object is matched against.
-#[derive(Debug, Clone, Copy)]
-pub struct Target<'a> {
-    pub facts: &'a KernelFacts,
-    /// The kernel's BTF, for CO-RE relocations (not checked when absent).
-    pub btf: Option<&'a KernelTypes<'a>>,
-    /// The kernel's configuration (`None`: unknown, the loader synthesizes a minimum).
-    pub kconfig: Option<&'a Kconfig>,
 }
 
 /// Libbpf's verdict on `req` for `target`, with the shims the loader applies.
@@ -79,12 +74,6 @@ pub fn assess(req: &Requirements, policy: &VariantPolicy, target: &Target<'_>) -
         ));
     }
     a
-}
-
-/// Index of the first variant (in preference order) that loads.
-#[must_use]
-pub fn choose(assessments: &[Assessment]) -> Option<usize> {
-    assessments.iter().position(Assessment::loadable)
 }
 
 fn check_struct_ops(

@@ -45,8 +45,14 @@ pub enum Shim {
         value: u64,
         present: bool,
     },
-    /// A `CONFIG_*` `__kconfig` extern is supplied.
-    SupplyKconfig { name: String, value: String },
+    /// A `CONFIG_*` `__kconfig` extern is supplied: the kernel's value, or
+    /// for a weak extern the config lacks, the zero of its type (`absent`).
+    SupplyKconfig {
+        name: String,
+        value: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        absent: bool,
+    },
 }
 
 impl fmt::Display for Shim {
@@ -80,7 +86,17 @@ impl fmt::Display for Shim {
                     write!(f, "{slot} = 0 ({enumerator} absent from this kernel)")
                 }
             }
-            Shim::SupplyKconfig { name, value } => write!(f, "kconfig {name}={value}"),
+            Shim::SupplyKconfig {
+                name,
+                value,
+                absent,
+            } => {
+                write!(f, "kconfig {name}={value}")?;
+                if *absent {
+                    f.write_str(" (absent, weak)")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -271,7 +287,9 @@ impl Assessment {
                 Shim::FillEnumSlot { slot, value, .. } => {
                     plan.enum_slots.push((slot.clone(), *value));
                 }
-                Shim::SupplyKconfig { .. } => {}
+                Shim::SupplyKconfig { name, value, .. } => {
+                    plan.kconfig.push((name.clone(), value.clone()));
+                }
             }
         }
         plan
@@ -287,4 +305,24 @@ pub struct ShimPlan {
     pub flags: Vec<(String, u64)>,
     /// (`.rodata` variable, value).
     pub enum_slots: Vec<(String, u64)>,
+    /// (`CONFIG_*` extern, value) lines of the config text handed to libbpf.
+    pub kconfig: Vec<(String, String)>,
+}
+
+impl ShimPlan {
+    /// The config text for libbpf's `kconfig` open option: every `CONFIG_*`
+    /// extern the plan supplies. A strong extern the config lacks is left
+    /// out, so libbpf refuses the load itself (matching refuses it first,
+    /// unless forced). Handing libbpf a text, even an empty one, keeps it
+    /// from looking for a config file of its own.
+    #[must_use]
+    pub fn kconfig_text(&self) -> String {
+        let lines: Vec<String> = self
+            .kconfig
+            .iter()
+            .filter(|(name, _)| name.starts_with("CONFIG_"))
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        lines.join("\n") + "\n"
+    }
 }

@@ -171,3 +171,17 @@ pub fn schema_major(version: &str) -> Option<u32> {
     minor.parse::<u32>().ok()?;
     major.parse().ok()
 }
+
+impl crate::matching::Candidate for Variant {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn requirements(&self) -> &Requirements {
+        &self.requirements
+    }
+
+    fn policy(&self) -> &VariantPolicy {
+        &self.policy
+    }
+}

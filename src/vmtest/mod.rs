@@ -1,13 +1,18 @@
 //! The VM proof behind `scxpack vmtest`: every scheduler of every package,
 //! loaded for real with `scxpack run` inside each kernel under QEMU (through
 //! the [`crate::vm`] harness), read back as one result per kernel × scheduler.
+//! The guest's `run --json` line is read back as the same typed
+//! [`RunRecord`] the loader writes; [`report`] renders the results.
+
+pub mod report;
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::kernel::source;
+use crate::kernel::{Kconfig, source};
+use crate::loader::RunRecord;
 use crate::package::Package;
 use crate::vm::{self, GuestJob, KernelRun, VmConfig};
 
@@ -29,7 +34,8 @@ pub struct VmResult {
     pub ran_secs: Option<f64>,
     pub detached_cleanly: Option<bool>,
     pub exit_code: Option<i32>,
-    pub report: Option<serde_json::Value>,
+    /// What the guest's `scxpack run --json` printed.
+    pub report: Option<RunRecord>,
 }
 
 /// The whole run.
@@ -189,33 +195,36 @@ fn kernel_configs(kernels: &[PathBuf]) -> Vec<(String, PathBuf)> {
     kernels
         .iter()
         .filter_map(|k| {
-            let config = k.parent()?.join("config");
             let release = source::read_kernel_cached(k, cache.as_deref())
                 .ok()?
                 .release?;
-            config
-                .is_file()
-                .then(|| (format!("boot/config-{release}"), config))
+            let (config, _) = Kconfig::beside_image(k, Some(&release))?;
+            Some((format!("boot/config-{release}"), config))
         })
         .collect()
 }
 
 fn result(run: &KernelRun, id: &str, pkg: &str, sched: &str) -> VmResult {
     let job = run.job(id);
-    let json = job.and_then(|j| j.json.clone());
-    let get = |k: &str| json.as_ref().and_then(|j| j.get(k)).cloned();
-    let loaded = get("loaded").and_then(|v| v.as_bool()).unwrap_or(false);
-    let detached = get("detached_cleanly").and_then(|v| v.as_bool());
+    let record: Option<RunRecord> = job
+        .and_then(|j| j.json.clone())
+        .and_then(|v| serde_json::from_value(v).ok());
+    let report = record.as_ref().and_then(RunRecord::report);
+    let loaded = record.as_ref().is_some_and(RunRecord::loaded);
+    let detached = report.map(|r| r.detached_cleanly);
     let rc = job.and_then(|j| j.rc);
     let ok = loaded && rc == Some(0) && detached == Some(true);
     let reason = if ok {
         None
     } else if let Some(f) = &run.failure {
         Some(format!("guest failed: {f}"))
-    } else if let Some(e) = get("error").and_then(|v| v.as_str().map(str::to_string)) {
-        Some(e)
-    } else if let Some(exit) = get("exit").filter(|e| !e.is_null()) {
-        Some(format!("ejected by the kernel: {exit}"))
+    } else if let Some(e) = record.as_ref().and_then(RunRecord::error) {
+        Some(e.to_string())
+    } else if let Some(exit) = report.and_then(|r| r.exit.as_ref()) {
+        Some(format!(
+            "ejected by the kernel: {} ({}) {}",
+            exit.kind_name, exit.reason, exit.msg
+        ))
     } else if job.is_some_and(|j| !j.started) {
         Some("job never started".to_string())
     } else {
@@ -232,14 +241,14 @@ fn result(run: &KernelRun, id: &str, pkg: &str, sched: &str) -> VmResult {
         kernel_path: run.kernel.clone(),
         package: pkg.to_string(),
         scheduler: sched.to_string(),
-        variant: get("variant").and_then(|v| v.as_str().map(str::to_string)),
+        variant: report.map(|r| r.variant.clone()),
         sched_ext: run.sched_ext.is_some(),
         loaded,
         ok,
         reason,
-        ran_secs: get("ran_secs").and_then(|v| v.as_f64()),
+        ran_secs: report.map(|r| r.ran_secs),
         detached_cleanly: detached,
         exit_code: rc,
-        report: json,
+        report: record,
     }
 }
