@@ -310,4 +310,4 @@ impl<'a> Btf<'a> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -255,3 +255,6 @@ fn check_types(req: &Requirements, facts: &KernelFacts, a: &mut Assessment) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

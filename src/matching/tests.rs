@@ -1,0 +1,599 @@
+//! The pure core on its own: every [`Reason`] and every [`Shim`] that
+//! [`assess`] can produce, and the variant walk of [`select`], on kernels
+//! and objects built by hand: no kernel image, no object file, no syscall.
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::btf::tests::BtfBuilder;
+use crate::btf::{Btf, CoreReloKind, Shape};
+use crate::kernel::{EnumValue, Kconfig, KernelTypes, Kfunc, OpsMember};
+use crate::object::{
+    CoreRequirement, KconfigExtern, MapDef, MemberSlot, Program, RodataVar, essential_name,
+};
+
+const SCX_OPS_ENQ_LAST: u64 = 1 << 1;
+const SCX_OPS_BUILTIN_IDLE_PER_NODE: u64 = 1 << 6;
+const BPF_MAP_TYPE_ARRAY: u32 = 2;
+const BPF_MAP_TYPE_ARENA: u32 = 33;
+
+/// A sched_ext kernel of the 6.12 shape: a few members, kfuncs, enums.
+fn kernel() -> KernelFacts {
+    let member = |name: &str, callback: bool, i: u32| OpsMember {
+        name: name.to_string(),
+        callback,
+        offset_bytes: i * 8,
+        size_bytes: 8,
+    };
+    KernelFacts {
+        release: Some("6.12.0-test".into()),
+        sched_ext: true,
+        kfunc_tags: true,
+        kfuncs: vec![
+            kfunc(
+                "scx_bpf_create_dsq",
+                "s32 scx_bpf_create_dsq(u64 dsq_id, s32 node)",
+                &[int(8, false), int(4, true)],
+                int(4, true),
+            ),
+            kfunc(
+                "scx_bpf_dispatch",
+                "void scx_bpf_dispatch(struct task_struct *p, u64 dsq_id, u64 slice, u64 enq_flags)",
+                &[task(), int(8, false), int(8, false), int(8, false)],
+                Shape::Void,
+            ),
+        ],
+        ops_members: vec![
+            member("enqueue", true, 0),
+            member("dump", true, 1),
+            member("flags", false, 2),
+            member("name", false, 3),
+        ],
+        enums: BTreeMap::from([("SCX_DSQ_LOCAL".into(), EnumValue::Unsigned(1 << 63 | 2))]),
+        ops_flags: BTreeMap::from([("SCX_OPS_ENQ_LAST".into(), SCX_OPS_ENQ_LAST)]),
+        map_types: BTreeMap::from([("BPF_MAP_TYPE_ARRAY".into(), u64::from(BPF_MAP_TYPE_ARRAY))]),
+        prog_types: BTreeMap::from([("BPF_PROG_TYPE_STRUCT_OPS".into(), 27)]),
+        helpers: BTreeMap::from([("BPF_FUNC_map_lookup_elem".into(), 1)]),
+        defects: Vec::new(),
+        btf_types: 0,
+    }
+}
+
+fn int(bytes: u32, signed: bool) -> Shape {
+    Shape::Int { bytes, signed }
+}
+
+fn task() -> Shape {
+    Shape::Ptr {
+        to: Box::new(Shape::Struct {
+            name: "task_struct".into(),
+        }),
+    }
+}
+
+fn kfunc(name: &str, proto: &str, params: &[Shape], ret: Shape) -> Kfunc {
+    Kfunc {
+        name: name.into(),
+        proto: proto.into(),
+        signature: Shape::Func {
+            ret: Box::new(ret),
+            params: params.to_vec(),
+        },
+    }
+}
+
+/// An object with one struct_ops map setting `enqueue` and nothing else.
+fn object() -> Requirements {
+    Requirements {
+        license: Some("GPL".into()),
+        struct_ops: vec![StructOpsMap {
+            name: "ops".into(),
+            type_name: "sched_ext_ops".into(),
+            kernel_type: SCHED_EXT_OPS.into(),
+            link: true,
+            members_set: vec!["enqueue".into(), "name".into()],
+            callbacks: BTreeMap::from([("enqueue".into(), "test_enqueue".into())]),
+            flags: None,
+            ops_name: Some("test".into()),
+            size: 32,
+            layout: vec![MemberSlot {
+                name: "flags".into(),
+                offset: 16,
+                size: 8,
+            }],
+        }],
+        kfuncs: Vec::new(),
+        kconfig: Vec::new(),
+        core_relocs: Vec::new(),
+        rodata: Vec::new(),
+        maps: Vec::new(),
+        programs: vec![Program {
+            name: "test_enqueue".into(),
+            section: "struct_ops/enqueue".into(),
+            prog_type: Some("BPF_PROG_TYPE_STRUCT_OPS".into()),
+            insn: 0,
+            insns: 4,
+        }],
+        helpers: vec![1],
+        exit_info: None,
+    }
+}
+
+fn facts_only(facts: &KernelFacts) -> Target<'_> {
+    Target {
+        facts,
+        btf: None,
+        kconfig: None,
+    }
+}
+
+fn assess_on(req: &Requirements, policy: &VariantPolicy, facts: &KernelFacts) -> Assessment {
+    assess(req, policy, &facts_only(facts))
+}
+
+#[track_caller]
+fn refused_with(a: &Assessment, want: &Reason) {
+    assert_eq!(a.verdict(), Verdict::Refused, "{a:?}");
+    assert!(a.reasons.contains(want), "want {want:?} in {:?}", a.reasons);
+    assert!(!want.to_string().is_empty());
+}
+
+#[test]
+fn a_plain_object_loads_as_is() {
+    let a = assess_on(&object(), &VariantPolicy::default(), &kernel());
+    assert_eq!(a.verdict(), Verdict::Loads, "{a:?}");
+    assert_eq!(a.plan(), ShimPlan::default());
+}
+
+#[test]
+fn no_sched_ext() {
+    let mut k = kernel();
+    k.sched_ext = false;
+    let a = assess_on(&object(), &VariantPolicy::default(), &k);
+    assert_eq!(a.reasons, vec![Reason::NoSchedExt]);
+    assert!(a.reasons[0].to_string().contains("CONFIG_SCHED_CLASS_EXT"));
+}
+
+#[test]
+fn sched_ext_too_old() {
+    let mut k = kernel();
+    k.ops_members.retain(|m| m.name != "dump");
+    refused_with(
+        &assess_on(&object(), &VariantPolicy::default(), &k),
+        &Reason::SchedExtTooOld,
+    );
+}
+
+#[test]
+fn a_member_the_kernel_lacks_is_refused_unless_optional() {
+    let mut req = object();
+    req.struct_ops[0]
+        .members_set
+        .push("cgroup_set_bandwidth".into());
+    req.struct_ops[0]
+        .callbacks
+        .insert("cgroup_set_bandwidth".into(), "test_bw".into());
+    let a = assess_on(&req, &VariantPolicy::default(), &kernel());
+    refused_with(
+        &a,
+        &Reason::MemberMissing {
+            map: "ops".into(),
+            member: "cgroup_set_bandwidth".into(),
+            optional_allowed: true,
+        },
+    );
+    assert!(a.reasons[0].to_string().contains("mark it optional"));
+
+    let policy = VariantPolicy {
+        optional_members: ["cgroup_set_bandwidth".to_string()].into(),
+        ..VariantPolicy::default()
+    };
+    let a = assess_on(&req, &policy, &kernel());
+    assert_eq!(a.verdict(), Verdict::LoadsWithShims, "{a:?}");
+    let null = Shim::NullCallback {
+        map: "ops".into(),
+        member: "cgroup_set_bandwidth".into(),
+    };
+    assert_eq!(a.shims, vec![null]);
+    assert_eq!(
+        a.plan().null_callbacks,
+        vec![("ops".to_string(), "cgroup_set_bandwidth".to_string())]
+    );
+}
+
+#[test]
+fn a_data_member_the_kernel_lacks_cannot_be_optional() {
+    let mut req = object();
+    req.struct_ops[0].members_set.push("sub_cgroup_id".into());
+    let a = assess_on(&req, &VariantPolicy::default(), &kernel());
+    refused_with(
+        &a,
+        &Reason::MemberMissing {
+            map: "ops".into(),
+            member: "sub_cgroup_id".into(),
+            optional_allowed: false,
+        },
+    );
+}
+
+#[test]
+fn unknown_flags_are_masked_when_optional_else_refused() {
+    let mut req = object();
+    req.struct_ops[0].flags = Some(SCX_OPS_ENQ_LAST | SCX_OPS_BUILTIN_IDLE_PER_NODE);
+    refused_with(
+        &assess_on(&req, &VariantPolicy::default(), &kernel()),
+        &Reason::UnknownFlags {
+            map: "ops".into(),
+            bits: SCX_OPS_BUILTIN_IDLE_PER_NODE,
+            flags: SCX_OPS_ENQ_LAST | SCX_OPS_BUILTIN_IDLE_PER_NODE,
+        },
+    );
+    let policy = VariantPolicy {
+        optional_flags: BTreeMap::from([(
+            "SCX_OPS_BUILTIN_IDLE_PER_NODE".to_string(),
+            SCX_OPS_BUILTIN_IDLE_PER_NODE,
+        )]),
+        ..VariantPolicy::default()
+    };
+    let a = assess_on(&req, &policy, &kernel());
+    assert_eq!(
+        a.shims,
+        vec![Shim::MaskFlags {
+            map: "ops".into(),
+            bits: SCX_OPS_BUILTIN_IDLE_PER_NODE,
+            names: vec!["SCX_OPS_BUILTIN_IDLE_PER_NODE".into()],
+            flags_after: SCX_OPS_ENQ_LAST,
+        }]
+    );
+    assert_eq!(a.plan().flags, vec![("ops".to_string(), SCX_OPS_ENQ_LAST)]);
+}
+
+fn kfunc_extern(name: &str, weak: bool, signature: Shape) -> KfuncExtern {
+    KfuncExtern {
+        name: name.into(),
+        kernel_name: essential_name(name).into(),
+        weak,
+        proto: format!("... {name}(...)"),
+        signature,
+        called_from: vec!["test_enqueue".into()],
+        tested_in: Vec::new(),
+    }
+}
+
+fn dsq_insert() -> Shape {
+    Shape::Func {
+        ret: Box::new(Shape::Void),
+        params: vec![task(), int(8, false), int(8, false), int(8, false)],
+    }
+}
+
+#[test]
+fn a_strong_kfunc_the_kernel_lacks_is_refused() {
+    let mut req = object();
+    req.kfuncs
+        .push(kfunc_extern("scx_bpf_dsq_insert", false, dsq_insert()));
+    refused_with(
+        &assess_on(&req, &VariantPolicy::default(), &kernel()),
+        &Reason::KfuncMissing {
+            name: "scx_bpf_dsq_insert".into(),
+            object_proto: "... scx_bpf_dsq_insert(...)".into(),
+            programs: vec!["test_enqueue".into()],
+        },
+    );
+}
+
+#[test]
+fn a_kfunc_of_another_prototype_is_incompatible() {
+    let mut req = object();
+    let wrong = Shape::Func {
+        ret: Box::new(Shape::Void),
+        params: vec![task(), int(8, false)],
+    };
+    req.kfuncs
+        .push(kfunc_extern("scx_bpf_dispatch", false, wrong));
+    let a = assess_on(&req, &VariantPolicy::default(), &kernel());
+    let Reason::KfuncIncompatible {
+        name, kernel_proto, ..
+    } = &a.reasons[0]
+    else {
+        panic!("{a:?}");
+    };
+    assert_eq!(name, "scx_bpf_dispatch");
+    assert!(kernel_proto.contains("u64 enq_flags"));
+}
+
+#[test]
+fn a_matching_kfunc_with_a_flavor_resolves() {
+    let mut req = object();
+    req.kfuncs.push(kfunc_extern(
+        "scx_bpf_dispatch___compat",
+        false,
+        dsq_insert(),
+    ));
+    assert_eq!(
+        assess_on(&req, &VariantPolicy::default(), &kernel()).verdict(),
+        Verdict::Loads
+    );
+}
+
+#[test]
+fn an_absent_weak_kfunc_is_fine_only_when_guarded() {
+    let mut req = object();
+    req.kfuncs
+        .push(kfunc_extern("scx_bpf_dsq_insert", true, dsq_insert()));
+    refused_with(
+        &assess_on(&req, &VariantPolicy::default(), &kernel()),
+        &Reason::WeakKfuncCalledUnguarded {
+            name: "scx_bpf_dsq_insert".into(),
+            programs: vec!["test_enqueue".into()],
+        },
+    );
+    req.kfuncs[0].tested_in = vec!["test_enqueue".into()];
+    let a = assess_on(&req, &VariantPolicy::default(), &kernel());
+    assert_eq!(a.verdict(), Verdict::Loads, "{a:?}");
+    assert!(a.notes[0].contains("dead code"), "{a:?}");
+}
+
+#[test]
+fn a_btf_defect_is_named_as_such() {
+    let mut k = kernel();
+    k.kfuncs[1].signature = Shape::Func {
+        ret: Box::new(Shape::Void),
+        params: vec![
+            task(),
+            int(8, false),
+            int(8, false),
+            int(8, false),
+            Shape::Opaque { name: "aux".into() },
+        ],
+    };
+    k.defects.push(BtfDefect::ImplicitAuxArgument {
+        kfunc: "scx_bpf_dispatch".into(),
+        proto: "void scx_bpf_dispatch(..., struct bpf_prog_aux *aux)".into(),
+    });
+    let mut req = object();
+    req.kfuncs
+        .push(kfunc_extern("scx_bpf_dispatch", false, dsq_insert()));
+    let a = assess_on(&req, &VariantPolicy::default(), &k);
+    refused_with(
+        &a,
+        &Reason::BtfDefect {
+            kfunc: "scx_bpf_dispatch".into(),
+            kernel_proto: "void scx_bpf_dispatch(..., struct bpf_prog_aux *aux)".into(),
+        },
+    );
+    assert!(a.reasons[0].to_string().contains("pahole"));
+}
+
+#[test]
+fn enum_slots_get_the_kernels_value_or_zero() {
+    let mut req = object();
+    for (name, enumerator) in [
+        ("__SCX_DSQ_LOCAL", "SCX_DSQ_LOCAL"),
+        ("__SCX_NEW", "SCX_NEW"),
+    ] {
+        req.rodata.push(RodataVar {
+            name: name.into(),
+            section: ".rodata".into(),
+            offset: 0,
+            size: 8,
+            type_name: "const volatile u64".into(),
+            enum_slot: Some(enumerator.into()),
+            default: None,
+        });
+    }
+    let a = assess_on(&req, &VariantPolicy::default(), &kernel());
+    assert_eq!(a.verdict(), Verdict::LoadsWithShims);
+    assert_eq!(
+        a.plan().enum_slots,
+        vec![
+            ("__SCX_DSQ_LOCAL".to_string(), 1 << 63 | 2),
+            ("__SCX_NEW".to_string(), 0)
+        ]
+    );
+    assert!(a.shims[1].to_string().contains("absent from this kernel"));
+}
+
+fn kconfig_extern(name: &str, weak: bool, type_name: &str) -> KconfigExtern {
+    KconfigExtern {
+        name: name.into(),
+        weak,
+        type_name: type_name.into(),
+    }
+}
+
+#[test]
+fn kconfig_values_are_supplied_and_strong_absent_ones_refused() {
+    let mut req = object();
+    req.kconfig = vec![
+        kconfig_extern("CONFIG_HZ", false, "int"),
+        kconfig_extern("CONFIG_SMP", true, "bool"),
+        kconfig_extern("LINUX_KERNEL_VERSION", false, "unsigned int"),
+    ];
+    let config = Kconfig::parse("CONFIG_HZ=250\n");
+    let k = kernel();
+    let target = Target {
+        facts: &k,
+        btf: None,
+        kconfig: Some(&config),
+    };
+    let a = assess(&req, &VariantPolicy::default(), &target);
+    assert_eq!(a.verdict(), Verdict::LoadsWithShims, "{a:?}");
+    let plan = a.plan();
+    assert_eq!(
+        plan.kconfig,
+        vec![
+            ("CONFIG_HZ".to_string(), "250".to_string()),
+            ("CONFIG_SMP".to_string(), "n".to_string())
+        ]
+    );
+    assert_eq!(plan.kconfig_text(), "CONFIG_HZ=250\nCONFIG_SMP=n\n");
+    assert_eq!(
+        a.shims[1].to_string(),
+        "kconfig CONFIG_SMP=n (absent, weak)"
+    );
+
+    for (config, known) in [
+        (None, false),
+        (Some(Kconfig::parse("CONFIG_SMP=y\n")), true),
+    ] {
+        let target = Target {
+            facts: &k,
+            btf: None,
+            kconfig: config.as_ref(),
+        };
+        refused_with(
+            &assess(&req, &VariantPolicy::default(), &target),
+            &Reason::KconfigMissing {
+                name: "CONFIG_HZ".into(),
+                config_known: known,
+            },
+        );
+    }
+}
+
+#[test]
+fn map_program_and_helper_types_the_kernel_lacks() {
+    let mut req = object();
+    req.maps.push(MapDef {
+        name: "arena".into(),
+        map_type: BPF_MAP_TYPE_ARENA,
+        section: ".maps".into(),
+        max_entries: Some(1),
+    });
+    req.programs.push(Program {
+        name: "test_syscall".into(),
+        section: "syscall".into(),
+        prog_type: Some("BPF_PROG_TYPE_SYSCALL".into()),
+        insn: 0,
+        insns: 2,
+    });
+    req.helpers.push(212);
+    let a = assess_on(&req, &VariantPolicy::default(), &kernel());
+    refused_with(
+        &a,
+        &Reason::MapTypeMissing {
+            map: "arena".into(),
+            map_type: BPF_MAP_TYPE_ARENA,
+        },
+    );
+    refused_with(
+        &a,
+        &Reason::ProgTypeMissing {
+            program: "test_syscall".into(),
+            prog_type: "BPF_PROG_TYPE_SYSCALL".into(),
+        },
+    );
+    refused_with(&a, &Reason::HelperMissing { id: 212 });
+}
+
+/// Kernel BTF holding `struct task_struct { int pid; }`.
+fn task_struct_btf() -> Vec<u8> {
+    let mut b = BtfBuilder::new();
+    b.int("int", 4, true);
+    let pid = b.str("pid");
+    b.raw("task_struct", 4, 1, false, 4, &[pid, 1, 0]);
+    b.build()
+}
+
+fn core_relo(kind: CoreReloKind, field: &str) -> CoreRequirement {
+    CoreRequirement {
+        kind,
+        program: Some("test_enqueue".into()),
+        section: "struct_ops/enqueue".into(),
+        insn: 1,
+        root_type: "struct task_struct".into(),
+        access: "0:0".into(),
+        path: format!("task_struct.{field}"),
+        fields: vec![field.into()],
+    }
+}
+
+#[test]
+fn core_relocations_resolve_against_kernel_btf_or_are_refused() {
+    let bytes = task_struct_btf();
+    let btf = Btf::parse(&bytes).unwrap();
+    let k = kernel();
+    let mut req = object();
+    req.core_relocs = vec![
+        core_relo(CoreReloKind::FieldByteOffset, "pid"),
+        core_relo(CoreReloKind::FieldByteOffset, "scx_weight"),
+    ];
+    let types = KernelTypes::for_names(btf, &core_roots([&req]));
+    let target = Target {
+        facts: &k,
+        btf: Some(&types),
+        kconfig: None,
+    };
+    let a = assess(&req, &VariantPolicy::default(), &target);
+    assert_eq!(
+        a.reasons,
+        vec![Reason::CoreUnresolved {
+            program: Some("test_enqueue".into()),
+            relocation: "FieldByteOffset".into(),
+            root_type: "struct task_struct".into(),
+            path: "task_struct.scx_weight".into(),
+        }]
+    );
+    // Guarded by an existence probe on the same path: dead code, a note.
+    req.core_relocs
+        .push(core_relo(CoreReloKind::FieldExists, "scx_weight"));
+    let a = assess(&req, &VariantPolicy::default(), &target);
+    assert_eq!(a.verdict(), Verdict::Loads, "{a:?}");
+    // Without kernel BTF, the relocations are noted as not checked.
+    let a = assess_on(&req, &VariantPolicy::default(), &k);
+    assert!(a.notes.iter().any(|n| n.contains("not checked")), "{a:?}");
+}
+
+/// A variant for [`select`].
+struct V(&'static str, Requirements);
+
+impl Candidate for V {
+    fn name(&self) -> &str {
+        self.0
+    }
+    fn requirements(&self) -> &Requirements {
+        &self.1
+    }
+    fn policy(&self) -> &VariantPolicy {
+        const NONE: &VariantPolicy = &VariantPolicy {
+            optional_members: std::collections::BTreeSet::new(),
+            optional_flags: BTreeMap::new(),
+        };
+        NONE
+    }
+}
+
+#[test]
+fn select_chooses_the_first_loadable_variant_and_keeps_the_skipped() {
+    let mut modern = object();
+    modern
+        .kfuncs
+        .push(kfunc_extern("scx_bpf_dsq_insert", false, dsq_insert()));
+    let variants = [
+        V("modern", modern),
+        V("portable", object()),
+        V("spare", object()),
+    ];
+    let k = kernel();
+    let s = select(&variants, &facts_only(&k));
+    assert_eq!(s.chosen().map(|j| j.variant.as_str()), Some("portable"));
+    assert_eq!(s.skipped().len(), 1);
+    assert_eq!(s.skipped()[0].variant, "modern");
+    assert_eq!(s.attempts(false), vec![1, 2]);
+    assert_eq!(s.skipped_before(1, false).len(), 1);
+    // Forced: every variant is tried in order and none counts as skipped.
+    assert_eq!(s.attempts(true), vec![0, 1, 2]);
+    assert!(s.skipped_before(1, true).is_empty());
+}
+
+#[test]
+fn select_with_nothing_loadable_skips_every_variant() {
+    let mut k = kernel();
+    k.sched_ext = false;
+    let variants = [V("a", object()), V("b", object())];
+    let s = select(&variants, &facts_only(&k));
+    assert!(s.chosen().is_none());
+    assert_eq!(s.skipped().len(), 2);
+    assert!(s.attempts(false).is_empty());
+}
