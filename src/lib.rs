@@ -4,7 +4,13 @@
 //! [`btf`] parses BTF and BTF.ext without syscalls, [`kernel`] turns any kernel
 //! source (vmlinuz, vmlinux, raw BTF, `.deb`, the running kernel) into
 //! [`kernel::KernelFacts`], [`object`] turns a `.bpf.o` into
-//! [`object::Requirements`]. Only [`live`] touches `/sys` and `uname`.
+//! [`object::Requirements`], and [`matching`] judges one against the other
+//! without a syscall. [`check`] runs matching offline over kernel images;
+//! [`loader`] runs it on the running kernel and is the only module making BPF
+//! syscalls; [`live`] is the only one that knows the paths under `/sys` and
+//! `/proc`. [`package`] is the `.scxpkg` format and its installation, [`vm`]
+//! and [`vmtest`] boot kernels in QEMU to prove the verdicts, and [`cli`] is a
+//! thin layer over all of it. `docs/architecture.md` draws the data flow.
 
 pub mod btf;
 pub mod check;

@@ -1,6 +1,8 @@
-//! The running kernel: the only module that reads `/sys` and `/proc` to learn
-//! about it (the loader's syscalls live in the loader). Everything here is a
-//! plain file read, so tests can point it at a fake root.
+//! The running system: the only module that knows the paths under `/sys`
+//! and `/proc` (the kernel's BTF, its release, sched_ext's sysfs state, this
+//! process's status). Everything here is a plain file read under a [`Root`],
+//! so tests can point it at a fake root; the loader's BPF syscalls live in
+//! the loader.
 
 use std::path::{Path, PathBuf};
 
@@ -11,6 +13,8 @@ pub const SYS_BTF: &str = "sys/kernel/btf/vmlinux";
 /// The sched_ext sysfs directory.
 pub const SYS_SCHED_EXT: &str = "sys/kernel/sched_ext";
 const OSRELEASE: &str = "proc/sys/kernel/osrelease";
+/// This process's status (capabilities, resident memory).
+const SELF_STATUS: &str = "/proc/self/status";
 
 /// Why the running kernel could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -93,10 +97,16 @@ impl Root {
             }
         })?;
         Ok(LiveKernel {
-            release: read_trimmed(&self.join(OSRELEASE)),
+            release: self.release(),
             btf,
             sched_ext: self.sched_ext(),
         })
+    }
+
+    /// The running kernel's release (`uname -r`).
+    #[must_use]
+    pub fn release(&self) -> Option<String> {
+        read_trimmed(&self.join(OSRELEASE))
     }
 
     /// The sched_ext sysfs state, or None when the kernel has no sched_ext.
@@ -117,6 +127,32 @@ impl Root {
             events: read_events(&dir.join("root/events")),
         })
     }
+}
+
+/// This process's effective capabilities (`CapEff`), 0 when unreadable.
+#[must_use]
+pub fn effective_caps() -> u64 {
+    self_status("CapEff:")
+        .and_then(|v| u64::from_str_radix(&v, 16).ok())
+        .unwrap_or(0)
+}
+
+/// This process's resident set size in KiB (`VmRSS`).
+#[must_use]
+pub fn rss_kib() -> Option<u64> {
+    self_status("VmRSS:")?
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The value of one `/proc/self/status` field, trimmed.
+fn self_status(field: &str) -> Option<String> {
+    std::fs::read_to_string(SELF_STATUS)
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix(field).map(|v| v.trim().to_string()))
 }
 
 fn read_trimmed(path: &Path) -> Option<String> {

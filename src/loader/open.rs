@@ -307,7 +307,7 @@ fn supervise(
     );
     let ran = Instant::now();
     let ended = watch::watch(root, ops_name, opts.duration);
-    let rss_kib = watch::rss_kib();
+    let rss_kib = crate::live::rss_kib();
     let ran_secs = ran.elapsed().as_secs_f64();
     drop(link);
     let detached_cleanly = watch::wait_for(STATE_TIMEOUT, || {
@@ -317,9 +317,7 @@ fn supervise(
     RunReport {
         scheduler: sched.name.clone(),
         variant: choice.variant.name.clone(),
-        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
-            .ok()
-            .map(|s| s.trim().to_string()),
+        kernel: root.release(),
         ops_name: ops_name.to_string(),
         skipped,
         shims: choice

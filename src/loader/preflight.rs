@@ -41,21 +41,9 @@ impl PreflightError {
     }
 }
 
-/// Effective capabilities from `/proc/self/status`.
-fn effective_caps() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("CapEff:"))
-                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        })
-        .unwrap_or(0)
-}
-
 /// Fails unless the process may load struct_ops programs.
 pub(super) fn privileges() -> Result<(), PreflightError> {
-    let caps = effective_caps();
+    let caps = crate::live::effective_caps();
     let missing: Vec<&str> = [(CAP_BPF, "CAP_BPF"), (CAP_SYS_ADMIN, "CAP_SYS_ADMIN")]
         .into_iter()
         .filter(|(bit, _)| caps & (1u64 << bit) == 0)

@@ -70,18 +70,3 @@ pub(super) fn watch(root: &Root, ops_name: &str, duration: Option<Duration>) -> 
         std::thread::sleep(Duration::from_millis(100));
     }
 }
-
-/// The loader's resident set size in KiB (`VmRSS`).
-pub(super) fn rss_kib() -> Option<u64> {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()?
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("VmRSS:")?
-                .trim()
-                .strip_suffix("kB")?
-                .trim()
-                .parse()
-                .ok()
-        })
-}
