@@ -30,6 +30,11 @@ const MATRIX: &[(&str, &str, Compression)] = &[
     ("7.0.13+deb13", "7.0.13+deb13-amd64", Compression::Zstd),
     ("7.1.13+deb13", "7.1.13+deb13-amd64", Compression::Zstd),
     ("7.2.13+deb14", "7.2.13+deb14-amd64", Compression::Zstd),
+    (
+        "7.2.13+deb14-rt",
+        "7.2.13+deb14-rt-amd64",
+        Compression::Zstd,
+    ),
 ];
 
 /// The kernel most derived inputs are built from (smallest zstd image).

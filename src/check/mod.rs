@@ -66,17 +66,10 @@ impl Matrix {
     }
 }
 
-/// Expands `--kernel` arguments: files as given, directories searched.
+/// Expands `--kernel` arguments: files as given, directories searched for
+/// every kind of kernel source.
 pub fn expand_kernels(paths: &[PathBuf]) -> Result<Vec<PathBuf>, KernelError> {
-    let mut out = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            out.extend(source::find_kernels(p)?);
-        } else {
-            out.push(p.clone());
-        }
-    }
-    Ok(out)
+    Ok(source::expand(paths, &source::ALL_FORMATS)?)
 }
 
 /// Runs the matrix: `packages` × `kernels`.

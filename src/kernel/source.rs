@@ -30,7 +30,7 @@ pub use cache::{
     BtfCache, CacheOutcome, default_cache_dir, read_kernel_cached, read_kernel_cached_with_outcome,
 };
 pub use error::SourceError;
-pub use find::find_kernels;
+pub use find::{ALL_FORMATS, expand, find_kernels, find_kernels_of};
 pub use sniff::{Format, sniff, sniff_file};
 
 /// Largest decompressed output accepted from any payload or archive member

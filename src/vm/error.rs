@@ -24,6 +24,9 @@ pub enum VmError {
     /// A kernel path does not exist or cannot be read.
     #[error("kernel image {path}: {source}")]
     Kernel { path: PathBuf, source: io::Error },
+    /// A directory of kernels could not be searched.
+    #[error(transparent)]
+    Source(#[from] crate::kernel::SourceError),
     /// A payload file cannot be read or clashes with another one under `/pkg/`.
     #[error("payload {path}: {reason}")]
     Payload { path: PathBuf, reason: String },

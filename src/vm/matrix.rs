@@ -17,11 +17,10 @@ use super::initramfs::{self, InitramfsSpec};
 use super::qemu::{self, Ending, Outcome, QemuSpec};
 use super::report::{self, GuestReport};
 use super::{Accel, GuestBinary, KernelRun, VmConfig, VmError};
+use crate::kernel::source::{self, Format};
 
 /// How many console lines a failure message quotes.
 const TAIL_LINES: usize = 8;
-/// How deep [`expand_kernels`] looks into a directory.
-const MAX_DEPTH: usize = 3;
 /// The longest a KVM attempt may take to reach `/init` before TCG is tried.
 const KVM_BOOT_LIMIT: Duration = Duration::from_secs(20);
 
@@ -50,9 +49,8 @@ pub fn run_matrix(
     Ok(run.boot_all(&kernels))
 }
 
-/// Expands directories to the `vmlinuz` / `vmlinuz-*` files under them
-/// (sorted, at most 3 levels down, symlinked directories not
-/// followed); files are kept as given.
+/// Expands directories to the bootable images (bzImage, by content) under
+/// them, sorted; files are kept as given.
 pub fn expand_kernels(paths: &[PathBuf]) -> Result<Vec<PathBuf>, VmError> {
     if paths.is_empty() {
         return Err(VmError::NoKernels("no kernel image given".to_owned()));
@@ -67,39 +65,16 @@ pub fn expand_kernels(paths: &[PathBuf]) -> Result<Vec<PathBuf>, VmError> {
             kernels.push(path.clone());
             continue;
         }
-        let before = kernels.len();
-        collect_vmlinuz(path, MAX_DEPTH, &mut kernels)?;
-        if kernels.len() == before {
+        let found = source::find_kernels_of(path, &[Format::BzImage])?;
+        if found.is_empty() {
             return Err(VmError::NoKernels(format!(
-                "no file named vmlinuz under {}",
+                "no bootable kernel image (bzImage) under {}",
                 path.display()
             )));
         }
+        kernels.extend(found);
     }
     Ok(kernels)
-}
-
-fn collect_vmlinuz(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), VmError> {
-    let read = fs::read_dir(dir).map_err(|source| VmError::Kernel {
-        path: dir.to_owned(),
-        source,
-    })?;
-    let mut entries: Vec<fs::DirEntry> = read.filter_map(Result::ok).collect();
-    entries.sort_by_key(fs::DirEntry::file_name);
-    for entry in entries {
-        let path = entry.path();
-        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        if is_dir && depth > 0 {
-            collect_vmlinuz(&path, depth - 1, out)?;
-        } else if is_vmlinuz_name(&entry.file_name().to_string_lossy()) && path.is_file() {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
-fn is_vmlinuz_name(name: &str) -> bool {
-    name == "vmlinuz" || name.starts_with("vmlinuz-")
 }
 
 fn validate(jobs: &[GuestJob], cfg: &VmConfig) -> Result<(), VmError> {

@@ -109,7 +109,8 @@ pub fn run(
         }
     }
     jobs.extend_from_slice(extra);
-    let unpacked = DebKernels::unpack(kernels)?;
+    let found = source::expand(kernels, &[source::Format::BzImage, source::Format::Deb])?;
+    let unpacked = DebKernels::unpack(&found)?;
     let kernels = vm::expand_kernels(&unpacked.paths)?;
     let mut cfg = cfg.clone();
     cfg.files.extend(kernel_configs(&kernels));
