@@ -12,6 +12,7 @@ mod open;
 mod params;
 mod preflight;
 mod report;
+mod stages;
 mod watch;
 
 use std::time::{Duration, Instant};
@@ -22,11 +23,14 @@ pub use libbpf_log::classify;
 pub use params::{ParamError, parse_assignment as parse_param};
 pub use preflight::PreflightError;
 pub use report::{Outcome, RunFailure, RunRecord, RunReport, Skipped};
+pub use stages::{
+    AttachedScheduler, Choice, Detached, LoadedScheduler, OpenScheduler, SelectOptions, Selected,
+    install_libbpf_log, install_signal_handlers,
+};
+pub use watch::Ended;
 
-use crate::kernel::{CoreIndex, Kconfig, KernelError, KernelTarget};
-use crate::live::{Root, SYS_BTF};
-use crate::matching::{self, Assessment, Selection};
-use crate::package::{Package, Scheduler, Variant};
+use crate::live::Root;
+use crate::package::Package;
 
 /// What the caller asks `run` to do.
 #[derive(Debug, Clone, Default)]
@@ -49,31 +53,30 @@ pub struct RunOptions {
     pub force: bool,
 }
 
-/// The variant chosen for this kernel and what matching said about it.
-struct Choice<'p> {
-    variant: &'p Variant,
-    assessment: Assessment,
-    skipped: Vec<Skipped>,
-}
-
-/// Loads a scheduler from `pkg` on the running kernel and watches it.
+/// Loads a scheduler from `pkg` on the running kernel and watches it: the
+/// stages of [`Selected`] in order, falling back to the next variant when
+/// the kernel refuses one, and reloading when the scheduler asks for it.
 pub fn run(pkg: &Package, opts: &RunOptions, root: &Root) -> Result<RunReport, RunError> {
     let start = Instant::now();
-    libbpf_log::install(opts.verbose);
-    watch::install_signal_handlers();
+    install_libbpf_log(opts.verbose);
+    install_signal_handlers();
     preflight::privileges()?;
-    let sched = pick_scheduler(pkg, opts.scheduler.as_deref())?;
-    let values = params::resolve(sched, &opts.params)?;
-    let choices = choose(sched, root, opts.variant.as_deref(), opts.force)?;
+    let select = SelectOptions {
+        scheduler: opts.scheduler.clone(),
+        variant: opts.variant.clone(),
+        force: opts.force,
+    };
+    let selected = Selected::for_running_kernel(pkg, &select, root)?;
+    let values = params::resolve(selected.scheduler, &opts.params)?;
     let mut restarts = 0;
     loop {
-        let report = open::load_first(pkg, sched, &choices, &values, root, opts, start)?;
+        let report = run_first(&selected, &values, root, opts, start)?;
         let wants_restart = report.exit.as_ref().is_some_and(ExitInfo::wants_restart);
         if report.outcome == Outcome::Ejected && wants_restart && restarts < opts.max_restarts {
             restarts += 1;
             eprintln!(
                 "scxpack: {} asked for a restart ({restarts}/{})",
-                sched.name, opts.max_restarts
+                selected.scheduler.name, opts.max_restarts
             );
             continue;
         }
@@ -81,122 +84,111 @@ pub fn run(pkg: &Package, opts: &RunOptions, root: &Root) -> Result<RunReport, R
     }
 }
 
-fn pick_scheduler<'p>(pkg: &'p Package, name: Option<&str>) -> Result<&'p Scheduler, RunError> {
-    let all = &pkg.manifest.schedulers;
-    let names = || {
-        all.iter()
-            .map(|s| s.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    match name {
-        Some(n) => all
-            .iter()
-            .find(|s| s.name == n)
-            .ok_or_else(|| RunError::NoSuchScheduler {
-                package: pkg.manifest.name.clone(),
-                name: n.to_string(),
-                names: names(),
-            }),
-        None if all.len() == 1 => Ok(&all[0]),
-        None => Err(RunError::AmbiguousScheduler {
-            package: pkg.manifest.name.clone(),
-            names: names(),
-        }),
-    }
-}
-
-/// Reads the running kernel once (its BTF parsed once, its config read
-/// once), checks it can take a scheduler, and selects with the shared
-/// matching code: the variants to try, in order (the forced one only, with
-/// `--variant`; every one, with `force`).
-fn choose<'p>(
-    sched: &'p Scheduler,
+/// Tries each variant in order; runs the first that attaches.
+fn run_first(
+    selected: &Selected<'_>,
+    params: &[(String, u64)],
     root: &Root,
-    forced: Option<&str>,
-    force: bool,
-) -> Result<Vec<Choice<'p>>, RunError> {
-    let variants = candidates(sched, forced)?;
-    let live = root.kernel().map_err(KernelError::from)?;
-    let roots = matching::core_roots(variants.iter().map(|v| &v.requirements));
-    let kernel = KernelTarget::build(
-        &live.btf,
-        &root.path(std::path::Path::new(SYS_BTF)),
-        live.release.clone(),
-        Kconfig::running(root, live.release.as_deref()),
-        CoreIndex::Names(&roots),
-    )?;
-    preflight::kernel_ready(&kernel.facts, live.sched_ext.as_ref())?;
-    let selection = matching::select(variants.iter().copied(), &kernel.view());
-    let attempts = selection.attempts(force);
-    if attempts.is_empty() {
-        return Err(RunError::NoLoadableVariant {
-            scheduler: sched.name.clone(),
-            details: selection
-                .skipped()
-                .iter()
-                .map(|j| format!("  {}: {}", j.variant, reasons(&j.assessment).join("; ")))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        });
+    opts: &RunOptions,
+    start: Instant,
+) -> Result<RunReport, RunError> {
+    let mut failures: Vec<(String, LoadError)> = Vec::new();
+    for choice in selected.attempts() {
+        if !choice.assessment.loadable() {
+            eprintln!(
+                "scxpack: trying variant {} although matching refuses it: {}",
+                choice.variant.name,
+                stages::reasons(&choice.assessment).join("; ")
+            );
+        }
+        match start_variant(selected, choice, params, root) {
+            Ok(running) => {
+                let mut skipped = choice.skipped.clone();
+                skipped.extend(failures.into_iter().map(|(variant, e)| Skipped {
+                    variant,
+                    reasons: vec![e.to_string()],
+                }));
+                return Ok(supervise(
+                    running,
+                    &selected.scheduler.name,
+                    choice,
+                    skipped,
+                    (root, opts, start),
+                ));
+            }
+            Err(e) => {
+                eprintln!(
+                    "scxpack: variant {} failed to load: {e}",
+                    choice.variant.name
+                );
+                failures.push((choice.variant.name.clone(), e));
+            }
+        }
     }
-    Ok(attempts
-        .into_iter()
-        .map(|i| choice(&selection, &variants, i, force))
-        .collect())
+    Err(RunError::NoVariantLoaded {
+        scheduler: selected.scheduler.name.clone(),
+        failures,
+    })
 }
 
-/// The variants to judge: all of them, or the one `--variant` names.
-fn candidates<'p>(
-    sched: &'p Scheduler,
-    forced: Option<&str>,
-) -> Result<Vec<&'p Variant>, RunError> {
-    let Some(name) = forced else {
-        return Ok(sched.variants.iter().collect());
-    };
-    match sched.variants.iter().find(|v| v.name == name) {
-        Some(v) => Ok(vec![v]),
-        None => Err(RunError::NoSuchVariant {
-            scheduler: sched.name.clone(),
-            name: name.to_string(),
-            names: sched
-                .variants
-                .iter()
-                .map(|v| v.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        }),
+fn start_variant<'p>(
+    selected: &Selected<'p>,
+    choice: &Choice<'p>,
+    params: &[(String, u64)],
+    root: &Root,
+) -> Result<AttachedScheduler<'p>, LoadError> {
+    let mut open = selected.open(choice, root)?;
+    for (name, value) in params {
+        open.set_rodata(name, *value)?;
     }
+    open.load()?.attach(root)
 }
 
-fn choice<'p>(
-    selection: &Selection,
-    variants: &[&'p Variant],
-    i: usize,
-    force: bool,
-) -> Choice<'p> {
-    let judged = &selection.judged[i];
-    if !judged.assessment.loadable() {
-        eprintln!(
-            "scxpack: trying variant {} although matching refuses it: {}",
-            judged.variant,
-            reasons(&judged.assessment).join("; ")
-        );
-    }
-    Choice {
-        variant: variants[i],
-        assessment: judged.assessment.clone(),
-        skipped: selection
-            .skipped_before(i, force)
-            .into_iter()
-            .map(|j| Skipped {
-                variant: j.variant.clone(),
-                reasons: reasons(&j.assessment),
-            })
+/// Watches a running scheduler until it ends, detaches, and reports.
+fn supervise(
+    running: AttachedScheduler<'_>,
+    scheduler: &str,
+    choice: &Choice<'_>,
+    skipped: Vec<Skipped>,
+    (root, opts, start): (&Root, &RunOptions, Instant),
+) -> RunReport {
+    let enable_ms = start.elapsed().as_millis() as u64;
+    let ops_name = running.ops_name().to_string();
+    eprintln!(
+        "scxpack: {scheduler} ({}) enabled as {ops_name}",
+        choice.variant.name
+    );
+    let ran = Instant::now();
+    let ended = running.watch(opts.duration);
+    let rss_kib = crate::live::rss_kib();
+    let ran_secs = ran.elapsed().as_secs_f64();
+    let detached = running.detach();
+    // The kernel may eject the scheduler in the same moment the duration
+    // ends: an error recorded in the exit info is an ejection either way.
+    let error_recorded = detached.exit.as_ref().is_some_and(ExitInfo::is_error);
+    RunReport {
+        scheduler: scheduler.to_string(),
+        variant: choice.variant.name.clone(),
+        kernel: root.release(),
+        ops_name,
+        skipped,
+        shims: choice
+            .assessment
+            .shims
+            .iter()
+            .map(ToString::to_string)
             .collect(),
+        loaded: true,
+        enable_ms,
+        enabled_seen: true,
+        ran_secs,
+        outcome: match (ended, error_recorded) {
+            (Ended::Requested, false) => Outcome::Detached,
+            (Ended::Ejected, _) | (Ended::Requested, true) => Outcome::Ejected,
+        },
+        detached_cleanly: detached.cleanly,
+        exit: detached.exit,
+        restarts: 0,
+        rss_kib,
     }
-}
-
-fn reasons(a: &Assessment) -> Vec<String> {
-    a.reasons.iter().map(ToString::to_string).collect()
 }

@@ -1,72 +1,23 @@
-//! Open, shim, load and attach one variant with libbpf, falling back to the
-//! next loadable variant when the kernel refuses one.
+//! The libbpf mechanics behind the stages of [`super::stages`]: opening an
+//! object from memory with our kconfig text, writing `.rodata` values and
+//! struct_ops fields into the opened maps, attaching the struct_ops map, and
+//! reading the exit record back.
 
 use std::ffi::CString;
 use std::ptr::NonNull;
-use std::time::{Duration, Instant};
 
 use libbpf_rs::{Link, MapCore, MapFlags, Object, OpenObject};
 
-use super::error::{LoadError, LoadStep, RunError, ShimError};
+use super::error::{LoadError, LoadStep, ShimError};
 use super::exit_info::ExitInfo;
-use super::watch::{self, Ended};
-use super::{Choice, Outcome, RunOptions, RunReport, Skipped, libbpf_log};
-use crate::live::Root;
+use super::libbpf_log;
 use crate::object::{Requirements, StructOpsMap};
-use crate::package::{Package, Scheduler};
 
-/// How long the kernel gets to switch state after attach or detach.
-const STATE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The kernel limits ops names to 127 characters of `[A-Za-z0-9_.]`.
 const OPS_NAME_MAX: usize = 127;
 
-/// Tries each loadable variant in order; runs the first that attaches.
-pub(super) fn load_first(
-    pkg: &Package,
-    sched: &Scheduler,
-    choices: &[Choice<'_>],
-    params: &[(String, u64)],
-    root: &Root,
-    opts: &RunOptions,
-    start: Instant,
-) -> Result<RunReport, RunError> {
-    let mut failures: Vec<(String, LoadError)> = Vec::new();
-    for choice in choices {
-        let bytes = pkg
-            .object(choice.variant)
-            .ok_or_else(|| RunError::MissingObject {
-                variant: choice.variant.name.clone(),
-                object: choice.variant.object.clone(),
-            })?;
-        let ops_name = ops_name(choice.variant, &pkg.manifest.version);
-        match attach(bytes, choice, params, root, &ops_name, &sched.name) {
-            Ok((object, link)) => {
-                let mut skipped = choice.skipped.clone();
-                skipped.extend(failures.into_iter().map(|(variant, e)| Skipped {
-                    variant,
-                    reasons: vec![e.to_string()],
-                }));
-                return Ok(supervise(
-                    &object, link, choice, skipped, &ops_name, root, opts, start, sched,
-                ));
-            }
-            Err(reason) => {
-                eprintln!(
-                    "scxpack: variant {} failed to load: {reason}",
-                    choice.variant.name
-                );
-                failures.push((choice.variant.name.clone(), reason));
-            }
-        }
-    }
-    Err(RunError::NoVariantLoaded {
-        scheduler: sched.name.clone(),
-        failures,
-    })
-}
-
 /// `NAME_VERSION` within the kernel's limits (only `[A-Za-z0-9_.]`).
-fn ops_name(variant: &crate::package::Variant, version: &str) -> String {
+pub(super) fn ops_name(variant: &crate::package::Variant, version: &str) -> String {
     let base = variant
         .requirements
         .struct_ops
@@ -88,7 +39,11 @@ fn ops_name(variant: &crate::package::Variant, version: &str) -> String {
 
 /// Opens with our kconfig text and object name, without libbpf's builder
 /// (it has no setter for the `kconfig` open option).
-fn open(bytes: &[u8], name: &str, kconfig_text: Option<&str>) -> Result<OpenObject, LoadError> {
+pub(super) fn open(
+    bytes: &[u8],
+    name: &str,
+    kconfig_text: Option<&str>,
+) -> Result<OpenObject, LoadError> {
     let name = CString::new(name).map_err(|_| ShimError::Nul(name.to_string()))?;
     let kconfig = kconfig_text
         .map(CString::new)
@@ -120,56 +75,13 @@ fn open(bytes: &[u8], name: &str, kconfig_text: Option<&str>) -> Result<OpenObje
     }
 }
 
-fn attach(
-    bytes: &[u8],
-    choice: &Choice<'_>,
-    params: &[(String, u64)],
-    root: &Root,
-    ops_name: &str,
-    sched_name: &str,
-) -> Result<(Object, Link), LoadError> {
-    libbpf_log::take();
-    let req = &choice.variant.requirements;
-    let plan = choice.assessment.plan();
-    let text = needs_kconfig(req).then(|| plan.kconfig_text());
-    let mut open_obj = open(bytes, &object_name(sched_name), text.as_deref())?;
-    apply_rodata(&mut open_obj, req, &plan.enum_slots, params)?;
-    let hotplug_seq = root.sched_ext().and_then(|s| s.hotplug_seq).unwrap_or(0);
-    for map in &req.struct_ops {
-        let flags = plan
-            .flags
-            .iter()
-            .find(|(m, _)| *m == map.name)
-            .map(|(_, f)| *f);
-        let nulls: Vec<&str> = plan
-            .null_callbacks
-            .iter()
-            .filter(|(m, _)| *m == map.name)
-            .map(|(_, member)| member.as_str())
-            .collect();
-        edit_struct_ops(&mut open_obj, map, flags, &nulls, hotplug_seq, ops_name)?;
-    }
-    let mut object = open_obj
-        .load()
-        .map_err(|e| LoadError::libbpf(LoadStep::Load, Some(&e), libbpf_log::take()))?;
-    let link = attach_struct_ops(&mut object, req)?;
-    if !watch::wait_for(STATE_TIMEOUT, || watch::is_ours(root, ops_name)) {
-        let state = root.sched_ext().and_then(|s| s.state).unwrap_or_default();
-        return Err(LoadError::ours(
-            LoadStep::Enable,
-            format!("attached, but sched_ext state is {state:?}, not enabled with {ops_name}"),
-        ));
-    }
-    Ok((object, link))
-}
-
 /// Whether the object has `CONFIG_*` externs, so libbpf needs a config text.
-fn needs_kconfig(req: &Requirements) -> bool {
+pub(super) fn needs_kconfig(req: &Requirements) -> bool {
     req.kconfig.iter().any(|k| k.name.starts_with("CONFIG_"))
 }
 
 /// libbpf's object name: short, and a valid prefix for its map names.
-fn object_name(sched: &str) -> String {
+pub(super) fn object_name(sched: &str) -> String {
     sched
         .chars()
         .filter(char::is_ascii_alphanumeric)
@@ -186,33 +98,31 @@ fn write_le(data: &mut [u8], offset: u32, size: u32, value: u64) -> Result<(), S
     Ok(())
 }
 
-/// Fills `__SCX_*` enum slots and parameters in `.rodata`.
-fn apply_rodata(
+/// Writes `value` (little-endian, the variable's size) into the `.rodata`
+/// variable `name` of the opened object.
+pub(super) fn set_rodata(
     obj: &mut OpenObject,
     req: &Requirements,
-    slots: &[(String, u64)],
-    params: &[(String, u64)],
+    name: &str,
+    value: u64,
 ) -> Result<(), ShimError> {
-    for (name, value) in slots.iter().chain(params) {
-        let var = req
-            .rodata
-            .iter()
-            .find(|v| v.name == *name)
-            .ok_or_else(|| ShimError::NoVariable(name.clone()))?;
-        let mut map = obj
-            .maps_mut()
-            .find(|m| m.name().to_string_lossy().ends_with(&var.section))
-            .ok_or_else(|| ShimError::NoDataMap(var.section.clone()))?;
-        let data = map
-            .initial_value_mut()
-            .ok_or_else(|| ShimError::NoInitialValue(var.section.clone()))?;
-        write_le(data, var.offset, var.size, *value)?;
-    }
-    Ok(())
+    let var = req
+        .rodata
+        .iter()
+        .find(|v| v.name == name)
+        .ok_or_else(|| ShimError::NoVariable(name.to_string()))?;
+    let mut map = obj
+        .maps_mut()
+        .find(|m| m.name().to_string_lossy().ends_with(&var.section))
+        .ok_or_else(|| ShimError::NoDataMap(var.section.clone()))?;
+    let data = map
+        .initial_value_mut()
+        .ok_or_else(|| ShimError::NoInitialValue(var.section.clone()))?;
+    write_le(data, var.offset, var.size, value)
 }
 
 /// Masks flags, NULLs callbacks, sets `hotplug_seq` and the ops name.
-fn edit_struct_ops(
+pub(super) fn edit_struct_ops(
     obj: &mut OpenObject,
     map: &StructOpsMap,
     flags: Option<u64>,
@@ -265,7 +175,10 @@ fn edit_struct_ops(
     Ok(())
 }
 
-fn attach_struct_ops(object: &mut Object, req: &Requirements) -> Result<Link, LoadError> {
+pub(super) fn attach_struct_ops(
+    object: &mut Object,
+    req: &Requirements,
+) -> Result<Link, LoadError> {
     let names: Vec<&str> = req.struct_ops.iter().map(|m| m.name.as_str()).collect();
     let mut map = object
         .maps_mut()
@@ -276,69 +189,11 @@ fn attach_struct_ops(object: &mut Object, req: &Requirements) -> Result<Link, Lo
 }
 
 /// Reads the exit record from the object's data map.
-fn read_exit_info(object: &Object, req: &Requirements) -> Option<ExitInfo> {
+pub(super) fn read_exit_info(object: &Object, req: &Requirements) -> Option<ExitInfo> {
     let slot = req.exit_info.as_ref()?;
     let map = object
         .maps()
         .find(|m| m.name().to_string_lossy().ends_with(&slot.section))?;
     let value = map.lookup(&0u32.to_ne_bytes(), MapFlags::ANY).ok()??;
     ExitInfo::decode(value.get(slot.offset as usize..(slot.offset + slot.size) as usize)?)
-}
-
-#[allow(
-    clippy::too_many_arguments,
-    reason = "one call site; the pieces of one run"
-)]
-fn supervise(
-    object: &Object,
-    link: Link,
-    choice: &Choice<'_>,
-    skipped: Vec<Skipped>,
-    ops_name: &str,
-    root: &Root,
-    opts: &RunOptions,
-    start: Instant,
-    sched: &Scheduler,
-) -> RunReport {
-    let enable_ms = start.elapsed().as_millis() as u64;
-    eprintln!(
-        "scxpack: {} ({}) enabled as {ops_name}",
-        sched.name, choice.variant.name
-    );
-    let ran = Instant::now();
-    let ended = watch::watch(root, ops_name, opts.duration);
-    let rss_kib = crate::live::rss_kib();
-    let ran_secs = ran.elapsed().as_secs_f64();
-    drop(link);
-    let detached_cleanly = watch::wait_for(STATE_TIMEOUT, || {
-        root.sched_ext().and_then(|s| s.state).as_deref() == Some("disabled")
-    });
-    let exit = read_exit_info(object, &choice.variant.requirements);
-    RunReport {
-        scheduler: sched.name.clone(),
-        variant: choice.variant.name.clone(),
-        kernel: root.release(),
-        ops_name: ops_name.to_string(),
-        skipped,
-        shims: choice
-            .assessment
-            .shims
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
-        loaded: true,
-        enable_ms,
-        enabled_seen: true,
-        ran_secs,
-        // The kernel may eject the scheduler in the same moment the duration
-        // ends: an error recorded in the exit info is an ejection either way.
-        outcome: match (ended, exit.as_ref().is_some_and(ExitInfo::is_error)) {
-            (Ended::Requested, false) => Outcome::Detached,
-            (Ended::Ejected, _) | (Ended::Requested, true) => Outcome::Ejected,
-        },
-        detached_cleanly,
-        exit,
-        restarts: 0,
-        rss_kib,
-    }
 }

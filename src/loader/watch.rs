@@ -28,8 +28,9 @@ pub(super) fn stop_requested() -> bool {
     STOP.load(Ordering::SeqCst)
 }
 
-/// How the watch ended.
-pub(super) enum Ended {
+/// How watching a running scheduler ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
     /// Duration over or a signal: the caller detaches.
     Requested,
     /// The scheduler is no longer ours: state or ops name changed.

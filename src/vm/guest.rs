@@ -166,8 +166,13 @@ else
   echo "@@SCXPACK-SCHED_EXT absent"
 fi
 
+# cat, not a `read` loop: a job's JSON line went missing once (PREEMPT_RT
+# guest; the job exited 5, so it had written it), and a `read` builtin that a
+# signal interrupts ends such a loop early, while busybox's cat retries. The
+# echo ends a last line that has no newline, so the next marker stays a line.
 scx_print() {
-  while IFS= read -r scx_line || [ -n "$scx_line" ]; do printf '%s\n' "$scx_line"; done < "$1"
+  cat "$1"
+  if [ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ]; then echo; fi
 }
 
 scx_job() {

@@ -1,0 +1,402 @@
+//! The loader as a library, in the stages a scheduler goes through, each a
+//! type so what can be done at each step is visible in the type (as
+//! libbpf-rs does with `OpenObject` → `Object`):
+//!
+//! [`Selected`] (the running kernel read once, variants judged by the same
+//! [`crate::matching::select`] `check` uses) → [`OpenScheduler`] (libbpf
+//! opened the object, every shim applied; `.rodata` can still be set) →
+//! [`LoadedScheduler`] (verified and loaded; maps reachable) →
+//! [`AttachedScheduler`] (sched_ext runs it) → [`Detached`] (with the
+//! kernel's exit record). `scxpack run` is this sequence plus a retry over
+//! variants and restarts.
+//!
+//! ```no_run
+//! use scxpack::live::Root;
+//! use scxpack::loader::{Selected, SelectOptions};
+//! use scxpack::package::Package;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let pkg = Package::open(std::path::Path::new("scxpack-schedulers.scxpkg"))?;
+//! let root = Root::default();
+//! let opts = SelectOptions { scheduler: Some("fair".into()), ..SelectOptions::default() };
+//! let selected = Selected::for_running_kernel(&pkg, &opts, &root)?;
+//! for skipped in selected.selection.skipped() {
+//!     eprintln!("skipping {}: {:?}", skipped.variant, skipped.assessment.reasons);
+//! }
+//! let choice = &selected.attempts()[0];
+//! let mut open = selected.open(choice, &root)?;
+//! open.set_rodata("slice_us", 5000)?;
+//! let running = open.load()?.attach(&root)?;
+//! running.watch(Some(std::time::Duration::from_secs(10)));
+//! let detached = running.detach();
+//! println!("exit record: {:?}", detached.exit);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::time::Duration;
+
+use libbpf_rs::{Link, Object, OpenObject};
+
+use super::error::{LoadError, LoadStep, RunError, ShimError};
+use super::exit_info::ExitInfo;
+use super::report::Skipped;
+use super::watch::{self, Ended};
+use super::{libbpf_log, open, preflight};
+use crate::kernel::{CoreIndex, Kconfig, KernelError, KernelTarget};
+use crate::live::{Root, SYS_BTF};
+use crate::matching::{self, Assessment, Selection};
+use crate::package::{Package, Scheduler, Variant};
+
+/// How long the kernel gets to switch state after attach or detach.
+const STATE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What to select.
+#[derive(Debug, Clone, Default)]
+pub struct SelectOptions {
+    /// Which scheduler of a multi-scheduler package.
+    pub scheduler: Option<String>,
+    /// Only this variant, instead of the first one that loads.
+    pub variant: Option<String>,
+    /// Also try variants matching refuses, so the kernel gives its own verdict.
+    pub force: bool,
+}
+
+/// A variant to try, with what matching said about it.
+#[derive(Debug, Clone)]
+pub struct Choice<'p> {
+    pub variant: &'p Variant,
+    pub assessment: Assessment,
+    /// Variants before this one that are not tried, and why.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A scheduler of a package, its variants judged against the running kernel.
+#[derive(Debug)]
+pub struct Selected<'p> {
+    pub package: &'p Package,
+    pub scheduler: &'p Scheduler,
+    /// Every judged variant, the chosen one and the skipped ones with reasons.
+    pub selection: Selection,
+    attempts: Vec<Choice<'p>>,
+}
+
+impl<'p> Selected<'p> {
+    /// Reads the running kernel through `root` once (its BTF parsed once,
+    /// its config read once), checks it can take a scheduler, and judges
+    /// the variants with the shared matching code.
+    pub fn for_running_kernel(
+        package: &'p Package,
+        opts: &SelectOptions,
+        root: &Root,
+    ) -> Result<Self, RunError> {
+        let scheduler = pick_scheduler(package, opts.scheduler.as_deref())?;
+        let variants = candidates(scheduler, opts.variant.as_deref())?;
+        let live = root.kernel().map_err(KernelError::from)?;
+        let roots = matching::core_roots(variants.iter().map(|v| &v.requirements));
+        let kernel = KernelTarget::build(
+            &live.btf,
+            &root.path(std::path::Path::new(SYS_BTF)),
+            live.release.clone(),
+            Kconfig::running(root, live.release.as_deref()),
+            CoreIndex::Names(&roots),
+        )?;
+        preflight::kernel_ready(&kernel.facts, live.sched_ext.as_ref())?;
+        let selection = matching::select(variants.iter().copied(), &kernel.view());
+        let attempts: Vec<Choice<'p>> = selection
+            .attempts(opts.force)
+            .into_iter()
+            .map(|i| choice(&selection, &variants, i, opts.force))
+            .collect();
+        if attempts.is_empty() {
+            return Err(RunError::NoLoadableVariant {
+                scheduler: scheduler.name.clone(),
+                details: selection
+                    .skipped()
+                    .iter()
+                    .map(|j| format!("  {}: {}", j.variant, reasons(&j.assessment).join("; ")))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            });
+        }
+        Ok(Selected {
+            package,
+            scheduler,
+            selection,
+            attempts,
+        })
+    }
+
+    /// The variants to try, in order (never empty).
+    #[must_use]
+    pub fn attempts(&self) -> &[Choice<'p>] {
+        &self.attempts
+    }
+
+    /// Opens `choice`'s object with libbpf and applies every shim of its
+    /// plan: kconfig values, `__SCX_*` slots, masked flags, NULLed
+    /// callbacks, `hotplug_seq`, and the ops name `NAME_VERSION`.
+    pub fn open(&self, choice: &Choice<'p>, root: &Root) -> Result<OpenScheduler<'p>, LoadError> {
+        let variant = choice.variant;
+        let bytes = self.package.object(variant).ok_or_else(|| {
+            LoadError::ours(
+                LoadStep::Open,
+                format!(
+                    "package lacks object {} (verify the package and reinstall it)",
+                    variant.object
+                ),
+            )
+        })?;
+        libbpf_log::take();
+        let req = &variant.requirements;
+        let plan = choice.assessment.plan();
+        let text = open::needs_kconfig(req).then(|| plan.kconfig_text());
+        let mut object = open::open(
+            bytes,
+            &open::object_name(&self.scheduler.name),
+            text.as_deref(),
+        )?;
+        for (slot, value) in &plan.enum_slots {
+            open::set_rodata(&mut object, req, slot, *value)?;
+        }
+        let ops_name = open::ops_name(variant, &self.package.manifest.version);
+        let hotplug_seq = root.sched_ext().and_then(|s| s.hotplug_seq).unwrap_or(0);
+        for map in &req.struct_ops {
+            let flags = plan
+                .flags
+                .iter()
+                .find(|(m, _)| *m == map.name)
+                .map(|(_, f)| *f);
+            let nulls: Vec<&str> = plan
+                .null_callbacks
+                .iter()
+                .filter(|(m, _)| *m == map.name)
+                .map(|(_, member)| member.as_str())
+                .collect();
+            open::edit_struct_ops(&mut object, map, flags, &nulls, hotplug_seq, &ops_name)?;
+        }
+        Ok(OpenScheduler {
+            object,
+            variant,
+            ops_name,
+        })
+    }
+}
+
+/// An opened object with its shims applied, not yet loaded.
+#[derive(Debug)]
+pub struct OpenScheduler<'p> {
+    object: OpenObject,
+    variant: &'p Variant,
+    ops_name: String,
+}
+
+impl<'p> OpenScheduler<'p> {
+    /// Sets the `.rodata` variable `name` to `value` (little-endian, cut to
+    /// the variable's size). Parameters are validated against their C
+    /// types by [`super::params`] before they get here.
+    pub fn set_rodata(&mut self, name: &str, value: u64) -> Result<(), ShimError> {
+        open::set_rodata(&mut self.object, &self.variant.requirements, name, value)
+    }
+
+    /// The libbpf object, for anything this API does not cover.
+    pub fn object_mut(&mut self) -> &mut OpenObject {
+        &mut self.object
+    }
+
+    /// Loads (the verifier runs here).
+    pub fn load(self) -> Result<LoadedScheduler<'p>, LoadError> {
+        let object = self
+            .object
+            .load()
+            .map_err(|e| LoadError::libbpf(LoadStep::Load, Some(&e), libbpf_log::take()))?;
+        Ok(LoadedScheduler {
+            object,
+            variant: self.variant,
+            ops_name: self.ops_name,
+        })
+    }
+}
+
+/// A loaded scheduler, not yet attached: its maps can be filled.
+#[derive(Debug)]
+pub struct LoadedScheduler<'p> {
+    object: Object,
+    variant: &'p Variant,
+    ops_name: String,
+}
+
+impl<'p> LoadedScheduler<'p> {
+    /// The libbpf object (maps by name through `libbpf_rs::MapCore`).
+    #[must_use]
+    pub fn object(&self) -> &Object {
+        &self.object
+    }
+
+    /// Attaches the struct_ops map and waits for sched_ext to report it
+    /// enabled under our ops name.
+    pub fn attach(mut self, root: &Root) -> Result<AttachedScheduler<'p>, LoadError> {
+        let link = open::attach_struct_ops(&mut self.object, &self.variant.requirements)?;
+        if !watch::wait_for(STATE_TIMEOUT, || watch::is_ours(root, &self.ops_name)) {
+            let state = root.sched_ext().and_then(|s| s.state).unwrap_or_default();
+            return Err(LoadError::ours(
+                LoadStep::Enable,
+                format!(
+                    "attached, but sched_ext state is {state:?}, not enabled with {}",
+                    self.ops_name
+                ),
+            ));
+        }
+        Ok(AttachedScheduler {
+            object: self.object,
+            link,
+            variant: self.variant,
+            ops_name: self.ops_name,
+            root: root.clone(),
+        })
+    }
+}
+
+/// A scheduler sched_ext is running.
+#[derive(Debug)]
+pub struct AttachedScheduler<'p> {
+    object: Object,
+    link: Link,
+    variant: &'p Variant,
+    ops_name: String,
+    root: Root,
+}
+
+impl<'p> AttachedScheduler<'p> {
+    /// The ops name the kernel reports (`/sys/kernel/sched_ext/root/ops`).
+    #[must_use]
+    pub fn ops_name(&self) -> &str {
+        &self.ops_name
+    }
+
+    /// The variant running.
+    #[must_use]
+    pub fn variant(&self) -> &'p Variant {
+        self.variant
+    }
+
+    /// The libbpf object (maps by name through `libbpf_rs::MapCore`).
+    #[must_use]
+    pub fn object(&self) -> &Object {
+        &self.object
+    }
+
+    /// Polls until `duration` passes, SIGINT/SIGTERM arrives (after
+    /// [`install_signal_handlers`]), or the kernel ejects the scheduler.
+    #[must_use]
+    pub fn watch(&self, duration: Option<Duration>) -> Ended {
+        watch::watch(&self.root, &self.ops_name, duration)
+    }
+
+    /// Detaches, waits for sched_ext to report `disabled`, and reads the
+    /// exit record the scheduler left.
+    #[must_use]
+    pub fn detach(self) -> Detached {
+        drop(self.link);
+        let cleanly = watch::wait_for(STATE_TIMEOUT, || {
+            self.root.sched_ext().and_then(|s| s.state).as_deref() == Some("disabled")
+        });
+        Detached {
+            exit: open::read_exit_info(&self.object, &self.variant.requirements),
+            cleanly,
+        }
+    }
+}
+
+/// What is left of a scheduler once detached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detached {
+    /// The exit record (`struct user_exit_info`), when the object has one
+    /// and the scheduler wrote it.
+    pub exit: Option<ExitInfo>,
+    /// sched_ext went back to `disabled` in time.
+    pub cleanly: bool,
+}
+
+/// Routes SIGINT and SIGTERM to [`AttachedScheduler::watch`].
+pub fn install_signal_handlers() {
+    watch::install_signal_handlers();
+}
+
+/// Routes libbpf's messages through the loader (echoed with `verbose`).
+pub fn install_libbpf_log(verbose: bool) {
+    libbpf_log::install(verbose);
+}
+
+fn pick_scheduler<'p>(pkg: &'p Package, name: Option<&str>) -> Result<&'p Scheduler, RunError> {
+    let all = &pkg.manifest.schedulers;
+    let names = || {
+        all.iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match name {
+        Some(n) => all
+            .iter()
+            .find(|s| s.name == n)
+            .ok_or_else(|| RunError::NoSuchScheduler {
+                package: pkg.manifest.name.clone(),
+                name: n.to_string(),
+                names: names(),
+            }),
+        None if all.len() == 1 => Ok(&all[0]),
+        None => Err(RunError::AmbiguousScheduler {
+            package: pkg.manifest.name.clone(),
+            names: names(),
+        }),
+    }
+}
+
+/// The variants to judge: all of them, or the one `--variant` names.
+fn candidates<'p>(
+    sched: &'p Scheduler,
+    forced: Option<&str>,
+) -> Result<Vec<&'p Variant>, RunError> {
+    let Some(name) = forced else {
+        return Ok(sched.variants.iter().collect());
+    };
+    match sched.variants.iter().find(|v| v.name == name) {
+        Some(v) => Ok(vec![v]),
+        None => Err(RunError::NoSuchVariant {
+            scheduler: sched.name.clone(),
+            name: name.to_string(),
+            names: sched
+                .variants
+                .iter()
+                .map(|v| v.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
+fn choice<'p>(
+    selection: &Selection,
+    variants: &[&'p Variant],
+    i: usize,
+    force: bool,
+) -> Choice<'p> {
+    let judged = &selection.judged[i];
+    Choice {
+        variant: variants[i],
+        assessment: judged.assessment.clone(),
+        skipped: selection
+            .skipped_before(i, force)
+            .into_iter()
+            .map(|j| Skipped {
+                variant: j.variant.clone(),
+                reasons: reasons(&j.assessment),
+            })
+            .collect(),
+    }
+}
+
+pub(super) fn reasons(a: &Assessment) -> Vec<String> {
+    a.reasons.iter().map(ToString::to_string).collect()
+}
