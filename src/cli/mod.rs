@@ -10,6 +10,7 @@ mod inspect;
 mod output;
 mod package;
 mod probe;
+mod report;
 mod run;
 pub mod vmtest;
 
@@ -45,6 +46,9 @@ enum Command {
     Vmtest(vmtest::Args),
     /// Which variant of each scheduler loads on each kernel, offline.
     Check(check::Args),
+    /// Reports of sharded runs.
+    #[command(subcommand)]
+    Report(report::Command),
     /// Kernel BTF tools.
     #[command(subcommand)]
     Btf(btf::Command),
@@ -79,6 +83,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Vmtest(args) => vmtest::run(&args),
+        Command::Report(cmd) => report::run(&cmd),
         Command::Status(args) => run::status(&args),
     };
     match result {

@@ -38,6 +38,10 @@ pub(crate) struct Args {
     /// Keep each guest's console log in DIR.
     #[arg(long, value_name = "DIR")]
     log_dir: Option<PathBuf>,
+    /// Boot only shard I of N (the kernels at positions I-1, I-1+N, ...);
+    /// `scxpack report merge` combines the shards' --json outputs.
+    #[arg(long, value_name = "I/N", default_value = "1/1")]
+    shard: vmtest::Shard,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -48,20 +52,31 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         log_dir: args.log_dir.clone(),
         ..VmConfig::default()
     };
-    let m = vmtest::run(
+    let m = vmtest::run_shard(
         &args.inputs.packages,
         &args.inputs.kernels,
         &cfg,
         args.duration,
         &[],
+        args.shard,
     )?;
-    if args.json {
-        print_json(&m)?;
+    output(&m, args.json, args.junit.as_deref())
+}
+
+/// Prints a VM matrix (table or JSON), writes its JUnit, and maps it to the
+/// exit status: what `vmtest` and `report merge` share.
+pub(crate) fn output(
+    m: &vmtest::VmMatrix,
+    json: bool,
+    junit: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    if json {
+        print_json(m)?;
     } else {
-        print!("{}", vmtest::report::text(&m));
+        print!("{}", vmtest::report::text(m));
     }
-    if let Some(path) = &args.junit {
-        std::fs::write(path, vmtest::report::junit(&m))
+    if let Some(path) = junit {
+        std::fs::write(path, vmtest::report::junit(m))
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(if m.passed() {

@@ -6,13 +6,13 @@
 //! line. Unknown markers and text outside the framed sections are ignored;
 //! a `Kernel panic - not syncing` line is picked up wherever it appears.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::guest::{GuestJob, MARKER};
 
 /// What one job did in one guest.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobResult {
     /// The job id.
     pub id: String,

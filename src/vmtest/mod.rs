@@ -5,11 +5,14 @@
 //! [`RunRecord`] the loader writes; [`report`] renders the results.
 
 pub mod report;
+pub mod shard;
 
 use std::path::PathBuf;
 
 use anyhow::Context;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+pub use shard::{MergeError, Shard, merge};
 
 use crate::kernel::{Kconfig, source};
 use crate::loader::RunRecord;
@@ -17,7 +20,7 @@ use crate::package::Package;
 use crate::vm::{self, GuestJob, KernelRun, VmConfig};
 
 /// One kernel × scheduler result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VmResult {
     pub kernel: String,
     pub kernel_path: PathBuf,
@@ -38,9 +41,13 @@ pub struct VmResult {
     pub report: Option<RunRecord>,
 }
 
-/// The whole run.
-#[derive(Debug, Clone, Serialize)]
+/// The whole run, or one shard of it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VmMatrix {
+    /// Which shard of the run this is (`1/1`: the whole run).
+    pub shard: Shard,
+    /// Kernels in the whole run, across all shards.
+    pub kernels_total: usize,
     pub boots: Vec<BootSummary>,
     pub results: Vec<VmResult>,
     /// Extra jobs' raw results: (kernel release, result).
@@ -48,9 +55,11 @@ pub struct VmMatrix {
 }
 
 /// One boot.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BootSummary {
     pub kernel: PathBuf,
+    /// The kernel's position in the whole run's kernel list.
+    pub position: usize,
     pub release: Option<String>,
     pub booted: bool,
     pub boot_secs: Option<f64>,
@@ -85,6 +94,18 @@ pub fn run(
     duration: u32,
     extra: &[GuestJob],
 ) -> anyhow::Result<VmMatrix> {
+    run_shard(packages, kernels, cfg, duration, extra, Shard::WHOLE)
+}
+
+/// [`run`] on the kernels `shard` owns.
+pub fn run_shard(
+    packages: &[PathBuf],
+    kernels: &[PathBuf],
+    cfg: &VmConfig,
+    duration: u32,
+    extra: &[GuestJob],
+    shard: Shard,
+) -> anyhow::Result<VmMatrix> {
     let mut jobs = Vec::new();
     let mut index = Vec::new();
     for path in packages {
@@ -110,19 +131,32 @@ pub fn run(
     }
     jobs.extend_from_slice(extra);
     let found = source::expand(kernels, &[source::Format::BzImage, source::Format::Deb])?;
-    let unpacked = DebKernels::unpack(&found)?;
-    let kernels = vm::expand_kernels(&unpacked.paths)?;
-    let mut cfg = cfg.clone();
-    cfg.files.extend(kernel_configs(&kernels));
-    let runs = vm::run_matrix(&kernels, packages, &jobs, &cfg)?;
+    anyhow::ensure!(!found.is_empty(), "no kernel image found in {kernels:?}");
+    let (positions, ours): (Vec<usize>, Vec<PathBuf>) = found
+        .iter()
+        .enumerate()
+        .filter(|(position, _)| shard.owns(*position))
+        .map(|(position, k)| (position, k.clone()))
+        .unzip();
     let mut out = VmMatrix {
+        shard,
+        kernels_total: found.len(),
         boots: Vec::new(),
         results: Vec::new(),
         extra: Vec::new(),
     };
-    for run in &runs {
+    if ours.is_empty() {
+        return Ok(out);
+    }
+    let unpacked = DebKernels::unpack(&ours)?;
+    let kernels = vm::expand_kernels(&unpacked.paths)?;
+    let mut cfg = cfg.clone();
+    cfg.files.extend(kernel_configs(&kernels));
+    let runs = vm::run_matrix(&kernels, packages, &jobs, &cfg)?;
+    for (run, position) in runs.iter().zip(positions) {
         out.boots.push(BootSummary {
             kernel: run.kernel.clone(),
+            position,
             release: run.release.clone(),
             booted: run.booted,
             boot_secs: run.boot_secs,
