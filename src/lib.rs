@@ -23,5 +23,6 @@ pub mod loader;
 pub mod matching;
 pub mod object;
 pub mod package;
+pub mod progress;
 pub mod vm;
 pub mod vmtest;

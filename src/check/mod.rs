@@ -8,12 +8,15 @@
 pub mod report;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use serde::Serialize;
 
 use crate::kernel::{CoreIndex, Kconfig, KernelError, KernelTarget, source};
 use crate::matching::{self, Target};
 use crate::package::Package;
+use crate::progress::{Event, Progress};
 
 /// One variant's verdict on one kernel.
 pub type VariantResult = matching::Judged;
@@ -72,62 +75,111 @@ pub fn expand_kernels(paths: &[PathBuf]) -> Result<Vec<PathBuf>, KernelError> {
     Ok(source::expand(paths, &source::ALL_FORMATS)?)
 }
 
+/// How a matrix run reports as it goes, and how wide it runs.
+#[derive(Default)]
+pub struct RunOptions<'a> {
+    /// Kernels read at once (each holds one decompressed payload); 0: one
+    /// per CPU.
+    pub jobs: usize,
+    /// Started/finished events per kernel.
+    pub progress: Progress,
+    /// Called with each kernel's cells as soon as they are judged (from
+    /// worker threads, in completion order), for streamed output.
+    pub on_kernel: Option<&'a KernelSink>,
+}
+
+/// What receives each kernel's cells as they are judged.
+pub type KernelSink = dyn Fn(&KernelSummary, &[CellResult]) + Sync;
+
 /// Runs the matrix: `packages` × `kernels`.
 pub fn run(
     packages: &[Package],
     kernels: &[PathBuf],
     cache: Option<&Path>,
 ) -> Result<Matrix, KernelError> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(kernels.len().max(1));
-    let chunks: Vec<Vec<(usize, &PathBuf)>> = (0..workers)
-        .map(|w| {
-            kernels
-                .iter()
-                .enumerate()
-                .skip(w)
-                .step_by(workers)
-                .collect()
-        })
-        .collect();
-    let mut per_kernel: Vec<(usize, KernelSummary, Vec<CellResult>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|chunk| {
-                s.spawn(move || {
-                    chunk
-                        .into_iter()
-                        .map(|(i, path)| {
-                            check_kernel(packages, path, cache).map(|(k, c)| (i, k, c))
-                        })
-                        .collect::<Result<Vec<_>, KernelError>>()
-                })
-            })
+    run_with(packages, kernels, cache, &RunOptions::default())
+}
+
+/// [`run`], reporting through `opts`. The result keeps the kernels' order.
+pub fn run_with(
+    packages: &[Package],
+    kernels: &[PathBuf],
+    cache: Option<&Path>,
+    opts: &RunOptions<'_>,
+) -> Result<Matrix, KernelError> {
+    let jobs = if opts.jobs == 0 {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    } else {
+        opts.jobs
+    };
+    opts.progress.emit(Event::Planned {
+        total: kernels.len(),
+    });
+    let next = AtomicUsize::new(0);
+    let done: Mutex<Vec<Option<KernelCells>>> = Mutex::new(vec![None; kernels.len()]);
+    let worker = || -> Result<(), KernelError> {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(path) = kernels.get(i) else {
+                return Ok(());
+            };
+            let label = path.display().to_string();
+            opts.progress.emit(Event::Started { item: &label });
+            let result = check_kernel(packages, path, cache);
+            opts.progress.emit(Event::Finished {
+                item: &label,
+                ok: result.is_ok(),
+            });
+            let (summary, cells) = result?;
+            if let Some(sink) = opts.on_kernel {
+                sink(&summary, &cells);
+            }
+            done.lock().unwrap_or_else(PoisonError::into_inner)[i] = Some((summary, cells));
+        }
+    };
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..jobs.clamp(1, kernels.len().max(1)))
+            .map(|_| s.spawn(worker))
             .collect();
         handles
             .into_iter()
             .map(|h| h.join().expect("check worker panicked"))
-            .collect::<Result<Vec<Vec<_>>, _>>()
-            .map(|v| v.into_iter().flatten().collect())
+            .collect::<Result<Vec<()>, KernelError>>()
     })?;
-    per_kernel.sort_by_key(|(i, _, _)| *i);
     let mut matrix = Matrix {
         kernels: Vec::new(),
         results: Vec::new(),
     };
-    for (_, summary, cells) in per_kernel {
+    for (summary, cells) in done
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner)
+        .into_iter()
+        .flatten()
+    {
         matrix.kernels.push(summary);
         matrix.results.extend(cells);
     }
     Ok(matrix)
 }
 
+impl std::fmt::Debug for RunOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("jobs", &self.jobs)
+            .field("progress", &self.progress)
+            .field("on_kernel", &self.on_kernel.is_some())
+            .finish()
+    }
+}
+
+/// One kernel's summary and cells.
+type KernelCells = (KernelSummary, Vec<CellResult>);
+
 fn check_kernel(
     packages: &[Package],
     path: &Path,
     cache: Option<&Path>,
-) -> Result<(KernelSummary, Vec<CellResult>), KernelError> {
+) -> Result<KernelCells, KernelError> {
     let image = source::read_kernel_cached(path, cache)?;
     let roots = matching::core_roots(
         packages

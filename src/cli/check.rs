@@ -5,13 +5,17 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::output::print_json;
+use super::output::{print_json, print_json_line};
 use crate::check::{self, report};
 use crate::exit_status::ExitStatus;
 use crate::kernel::source::default_cache_dir;
 use crate::package::Package;
 
 #[derive(Debug, clap::Args)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent command-line switches, as clap defines them"
+)]
 pub(crate) struct Args {
     #[command(flatten)]
     inputs: super::MatrixInputs,
@@ -30,6 +34,14 @@ pub(crate) struct Args {
     /// Show shims and the reasons preferred variants were skipped.
     #[arg(short, long)]
     verbose: bool,
+    /// Kernels read at once (each holds one decompressed payload in memory).
+    /// Default: one per CPU.
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
+    jobs: usize,
+    /// Stream JSON Lines instead of the table: one line per kernel ×
+    /// scheduler, printed as soon as its kernel is read (completion order).
+    #[arg(long, conflicts_with = "json")]
+    jsonl: bool,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -45,8 +57,10 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         "no kernel images found in {:?}",
         args.inputs.kernels
     );
-    let matrix = check::run(&packages, &kernels, default_cache_dir().as_deref())?;
-    if args.json {
+    let matrix = run_matrix(args, &packages, &kernels)?;
+    if args.jsonl {
+        // Already streamed.
+    } else if args.json {
         print_json(&matrix)?;
     } else {
         print!("{}", report::text(&matrix, args.verbose));
@@ -64,4 +78,28 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitStatus::NotLoadable.into()
     })
+}
+
+/// Runs the matrix with a progress bar on a terminal and, with `--jsonl`,
+/// each kernel's cells printed as they come.
+fn run_matrix(
+    args: &Args,
+    packages: &[Package],
+    kernels: &[PathBuf],
+) -> anyhow::Result<check::Matrix> {
+    let (progress, bar) = super::progress::bar("checked", args.json || args.jsonl);
+    let stream = |_: &check::KernelSummary, cells: &[check::CellResult]| {
+        for cell in cells {
+            // A closed pipe ends the stream; the exit status still says how the matrix went.
+            let _ = print_json_line(cell);
+        }
+    };
+    let opts = check::RunOptions {
+        jobs: args.jobs,
+        progress,
+        on_kernel: args.jsonl.then_some(&stream as &check::KernelSink),
+    };
+    let matrix = check::run_with(packages, kernels, default_cache_dir().as_deref(), &opts);
+    super::progress::finish(bar);
+    Ok(matrix?)
 }

@@ -10,6 +10,7 @@ mod inspect;
 mod output;
 mod package;
 mod probe;
+mod progress;
 mod report;
 mod run;
 pub mod vmtest;

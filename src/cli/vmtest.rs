@@ -45,11 +45,13 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let (progress, bar) = super::progress::bar("booted", args.json);
     let cfg = VmConfig {
         accel: args.accel.parse::<Accel>()?,
         timeout: Duration::from_secs(args.timeout),
         jobs: args.jobs.max(1),
         log_dir: args.log_dir.clone(),
+        progress: progress.clone(),
         ..VmConfig::default()
     };
     let m = vmtest::run_shard(
@@ -59,8 +61,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         args.duration,
         &[],
         args.shard,
-    )?;
-    output(&m, args.json, args.junit.as_deref())
+    );
+    super::progress::finish(bar);
+    output(&m?, args.json, args.junit.as_deref())
 }
 
 /// Prints a VM matrix (table or JSON), writes its JUnit, and maps it to the

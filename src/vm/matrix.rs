@@ -18,6 +18,7 @@ use super::qemu::{self, Ending, Outcome, QemuSpec};
 use super::report::{self, GuestReport};
 use super::{Accel, GuestBinary, KernelRun, VmConfig, VmError};
 use crate::kernel::source::{self, Format};
+use crate::progress::Event;
 
 /// How many console lines a failure message quotes.
 const TAIL_LINES: usize = 8;
@@ -243,6 +244,10 @@ struct Run<'a> {
 impl Run<'_> {
     /// Boots every kernel on `cfg.jobs` worker threads; keeps the input order.
     fn boot_all(&self, kernels: &[PathBuf]) -> Vec<KernelRun> {
+        let progress = &self.cfg.progress;
+        progress.emit(Event::Planned {
+            total: kernels.len(),
+        });
         let next = AtomicUsize::new(0);
         let results: Mutex<Vec<Option<KernelRun>>> = Mutex::new(vec![None; kernels.len()]);
         let workers = self.cfg.jobs.clamp(1, kernels.len().max(1));
@@ -253,7 +258,13 @@ impl Run<'_> {
                         loop {
                             let i = next.fetch_add(1, Ordering::Relaxed);
                             let Some(kernel) = kernels.get(i) else { break };
+                            let label = kernel_label(kernel);
+                            progress.emit(Event::Started { item: &label });
                             let run = self.boot_kernel(i, kernel);
+                            progress.emit(Event::Finished {
+                                item: &label,
+                                ok: run.failure.is_none(),
+                            });
                             results.lock().unwrap_or_else(PoisonError::into_inner)[i] = Some(run);
                         }
                     })

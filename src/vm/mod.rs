@@ -124,6 +124,8 @@ pub struct VmConfig {
     pub init: InitOptions,
     /// Initramfs compression (default: gzip).
     pub compression: Compression,
+    /// Where boots are reported as they start and end (default: nowhere).
+    pub progress: crate::progress::Progress,
 }
 
 impl Default for VmConfig {
@@ -144,6 +146,7 @@ impl Default for VmConfig {
             log_dir: None,
             init: InitOptions::default(),
             compression: Compression::Gzip,
+            progress: crate::progress::Progress::default(),
         }
     }
 }
