@@ -1,7 +1,10 @@
 //! Time from `scxpack run` start to sched_ext `enabled`, against the minimal
 //! libbpf-rs loader (`examples/minimal_loader.rs`) loading the same object in
 //! the same VM boot, alternating, so both see the same guest and host noise.
-//! Also reports the loader's resident set size while the scheduler runs.
+//! Also reports the loader's resident set size while the scheduler runs, and
+//! where `scxpack run`'s time went (its `phases`): the first round reads and
+//! parses the kernel's BTF (a cold start), the later ones find the verdicts
+//! in this boot's cache under `/run/scxpack` (a restart or switch).
 //!
 //! `cargo bench --bench run_enable` (needs QEMU, busybox-static and a kernel
 //! image: `$SCXPACK_BENCH_KERNEL`, default `../shared/kernels/7.2.13+deb14/vmlinuz`).
@@ -110,12 +113,41 @@ fn main() {
         "minimal load  enable ms: {theirs:?}  median {:.0}",
         median(theirs.clone())
     );
+    let cold = ours[0];
+    let warm = median(ours[1..].to_vec());
+    let base = median(theirs);
     println!(
-        "ratio (median scxpack / median minimal): {:.2}",
-        median(ours) / median(theirs)
+        "ratio cold (round 1, BTF read) / median minimal: {:.2}",
+        cold / base
+    );
+    println!(
+        "ratio warm (rounds 2-{ROUNDS}, boot cache) median / median minimal: {:.2}",
+        warm / base
     );
     println!(
         "scxpack run resident set while running: median {:.0} KiB",
         median(rss)
     );
+    print_phases(run);
+}
+
+/// Where each `scxpack run` round's time went, from its JSON report.
+fn print_phases(run: &vm::KernelRun) {
+    println!("phases of each scxpack round (ms):");
+    for job in run.jobs.iter().filter(|j| j.id.starts_with("scxpack-")) {
+        let p = job.json.as_ref().and_then(|j| j.get("phases"));
+        let get = |k: &str| {
+            p.and_then(|p| p.get(k))
+                .map_or_else(|| "?".into(), ToString::to_string)
+        };
+        println!(
+            "  {}: select {} (cache hit {}), open {}, load {}, attach->enabled {}",
+            job.id,
+            get("select_ms"),
+            get("cache_hit"),
+            get("open_ms"),
+            get("load_ms"),
+            get("attach_ms")
+        );
+    }
 }

@@ -13,6 +13,10 @@ pub const SYS_BTF: &str = "sys/kernel/btf/vmlinux";
 /// The sched_ext sysfs directory.
 pub const SYS_SCHED_EXT: &str = "sys/kernel/sched_ext";
 const OSRELEASE: &str = "proc/sys/kernel/osrelease";
+/// A random id the kernel draws at every boot.
+const BOOT_ID: &str = "proc/sys/kernel/random/boot_id";
+/// Where the loader keeps what it learnt of the running kernel until reboot.
+pub const RUN_CACHE: &str = "run/scxpack";
 /// This process's status (capabilities, resident memory).
 const SELF_STATUS: &str = "/proc/self/status";
 
@@ -101,6 +105,26 @@ impl Root {
             btf,
             sched_ext: self.sched_ext(),
         })
+    }
+
+    /// This boot's id (`/proc/sys/kernel/random/boot_id`).
+    #[must_use]
+    pub fn boot_id(&self) -> Option<String> {
+        read_trimmed(&self.join(BOOT_ID))
+    }
+
+    /// Size and modification time (ns since the epoch) of `rel` under this
+    /// root, without reading it.
+    #[must_use]
+    pub fn stamp(&self, rel: &str) -> Option<(u64, u128)> {
+        let meta = std::fs::metadata(self.join(rel)).ok()?;
+        let mtime = meta
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_nanos();
+        Some((meta.len(), mtime))
     }
 
     /// The running kernel's release (`uname -r`).

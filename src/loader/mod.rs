@@ -5,6 +5,7 @@
 //! Everything they decide comes from [`crate::matching`], fed with the
 //! running kernel's facts; the kernel BTF is dropped once the plan is made.
 
+mod boot_cache;
 mod error;
 mod exit_info;
 mod libbpf_log;
@@ -22,7 +23,7 @@ pub use exit_info::ExitInfo;
 pub use libbpf_log::classify;
 pub use params::{ParamError, parse_assignment as parse_param};
 pub use preflight::PreflightError;
-pub use report::{Outcome, RunFailure, RunRecord, RunReport, Skipped};
+pub use report::{Outcome, Phases, RunFailure, RunRecord, RunReport, Skipped};
 pub use stages::{
     AttachedScheduler, Choice, Detached, LoadedScheduler, OpenScheduler, SelectOptions, Selected,
     install_libbpf_log, install_signal_handlers,
@@ -102,19 +103,20 @@ fn run_first(
             );
         }
         match start_variant(selected, choice, params, root) {
-            Ok(running) => {
+            Ok((running, phases)) => {
                 let mut skipped = choice.skipped.clone();
                 skipped.extend(failures.into_iter().map(|(variant, e)| Skipped {
                     variant,
                     reasons: vec![e.to_string()],
                 }));
-                return Ok(supervise(
+                let report = supervise(
                     running,
                     &selected.scheduler.name,
                     choice,
                     skipped,
                     (root, opts, start),
-                ));
+                );
+                return Ok(RunReport { phases, ..report });
             }
             Err(e) => {
                 eprintln!(
@@ -131,17 +133,35 @@ fn run_first(
     })
 }
 
+/// Opens, sets the parameters, loads and attaches one variant, timing each step.
 fn start_variant<'p>(
     selected: &Selected<'p>,
     choice: &Choice<'p>,
     params: &[(String, u64)],
     root: &Root,
-) -> Result<AttachedScheduler<'p>, LoadError> {
+) -> Result<(AttachedScheduler<'p>, Phases), LoadError> {
+    let mut clock = Instant::now();
+    let mut lap = || {
+        let ms = clock.elapsed().as_millis() as u64;
+        clock = Instant::now();
+        ms
+    };
     let mut open = selected.open(choice, root)?;
     for (name, value) in params {
         open.set_rodata(name, *value)?;
     }
-    open.load()?.attach(root)
+    let open_ms = lap();
+    let loaded = open.load()?;
+    let load_ms = lap();
+    let running = loaded.attach(root)?;
+    let phases = Phases {
+        select_ms: selected.select_ms,
+        cache_hit: selected.cache_hit,
+        open_ms,
+        load_ms,
+        attach_ms: lap(),
+    };
+    Ok((running, phases))
 }
 
 /// Watches a running scheduler until it ends, detaches, and reports.
@@ -190,5 +210,6 @@ fn supervise(
         exit: detached.exit,
         restarts: 0,
         rss_kib,
+        phases: Phases::default(),
     }
 }

@@ -1,7 +1,6 @@
 //! Preflight: may we load, does this kernel run sched_ext, is it free?
 
 use crate::exit_status::ExitStatus;
-use crate::kernel::KernelFacts;
 use crate::live::SchedExtSysfs;
 
 /// `CAP_SYS_ADMIN`: needed to register struct_ops.
@@ -60,14 +59,15 @@ pub(super) fn privileges() -> Result<(), PreflightError> {
     })
 }
 
-/// Fails unless the running kernel (its `facts` and sched_ext sysfs state)
-/// can take a new scheduler.
+/// Fails unless the running kernel (whether its BTF has sched_ext, and
+/// sched_ext's sysfs state) can take a new scheduler.
 pub(super) fn kernel_ready(
-    facts: &KernelFacts,
+    release: Option<&str>,
+    sched_ext: bool,
     sysfs: Option<&SchedExtSysfs>,
 ) -> Result<(), PreflightError> {
-    let release = facts.release.clone().unwrap_or_else(|| "?".into());
-    let (true, Some(sysfs)) = (facts.sched_ext, sysfs) else {
+    let release = release.unwrap_or("?").to_string();
+    let (true, Some(sysfs)) = (sched_ext, sysfs) else {
         return Err(PreflightError::NoSchedExt { release });
     };
     let state = sysfs.state.clone().unwrap_or_default();

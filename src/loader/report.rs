@@ -45,6 +45,24 @@ pub struct RunReport {
     pub restarts: u32,
     /// Resident set size of the loader while the scheduler ran, in KiB.
     pub rss_kib: Option<u64>,
+    /// Where the time to `enabled` went.
+    #[serde(default)]
+    pub phases: Phases,
+}
+
+/// Milliseconds spent in each step from `run` start to `enabled`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Phases {
+    /// Reading the kernel and judging the variants (or reading this boot's cache).
+    pub select_ms: u64,
+    /// The verdicts came from this boot's cache under `/run/scxpack`.
+    pub cache_hit: bool,
+    /// libbpf open and our shims.
+    pub open_ms: u64,
+    /// libbpf load: relocations, map creation, the verifier.
+    pub load_ms: u64,
+    /// struct_ops attach until sched_ext reports `enabled`.
+    pub attach_ms: u64,
 }
 
 impl RunReport {

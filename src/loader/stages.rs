@@ -34,10 +34,11 @@
 //! # }
 //! ```
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use libbpf_rs::{Link, Object, OpenObject};
 
+use super::boot_cache::{self, BootCache};
 use super::error::{LoadError, LoadStep, RunError, ShimError};
 use super::exit_info::ExitInfo;
 use super::report::Skipped;
@@ -79,6 +80,10 @@ pub struct Selected<'p> {
     /// Every judged variant, the chosen one and the skipped ones with reasons.
     pub selection: Selection,
     attempts: Vec<Choice<'p>>,
+    /// Milliseconds spent reading the kernel and judging the variants.
+    pub select_ms: u64,
+    /// The verdicts came from this boot's cache (no BTF read).
+    pub cache_hit: bool,
 }
 
 impl<'p> Selected<'p> {
@@ -92,17 +97,9 @@ impl<'p> Selected<'p> {
     ) -> Result<Self, RunError> {
         let scheduler = pick_scheduler(package, opts.scheduler.as_deref())?;
         let variants = candidates(scheduler, opts.variant.as_deref())?;
-        let live = root.kernel().map_err(KernelError::from)?;
-        let roots = matching::core_roots(variants.iter().map(|v| &v.requirements));
-        let kernel = KernelTarget::build(
-            &live.btf,
-            &root.path(std::path::Path::new(SYS_BTF)),
-            live.release.clone(),
-            Kconfig::running(root, live.release.as_deref()),
-            CoreIndex::Names(&roots),
-        )?;
-        preflight::kernel_ready(&kernel.facts, live.sched_ext.as_ref())?;
-        let selection = matching::select(variants.iter().copied(), &kernel.view());
+        let started = Instant::now();
+        let (selection, cache_hit) = judge(&variants, root)?;
+        let select_ms = started.elapsed().as_millis() as u64;
         let attempts: Vec<Choice<'p>> = selection
             .attempts(opts.force)
             .into_iter()
@@ -124,6 +121,8 @@ impl<'p> Selected<'p> {
             scheduler,
             selection,
             attempts,
+            select_ms,
+            cache_hit,
         })
     }
 
@@ -326,6 +325,50 @@ pub fn install_signal_handlers() {
 /// Routes libbpf's messages through the loader (echoed with `verbose`).
 pub fn install_libbpf_log(verbose: bool) {
     libbpf_log::install(verbose);
+}
+
+/// Judges `variants` on the running kernel: from this boot's cache when it
+/// knows them all, else by reading and parsing the kernel's BTF once (and
+/// remembering the verdicts). Fails when the kernel cannot take a scheduler.
+fn judge(variants: &[&Variant], root: &Root) -> Result<(Selection, bool), RunError> {
+    let keys: Vec<String> = variants
+        .iter()
+        .map(|v| boot_cache::variant_key(v))
+        .collect();
+    let mut cache = BootCache::open(root);
+    let sysfs = root.sched_ext();
+    if let Some(hit) = cache.as_ref().and_then(|c| c.lookup(&keys)) {
+        preflight::kernel_ready(hit.release.as_deref(), hit.sched_ext, sysfs.as_ref())?;
+        let names = variants.iter().map(|v| v.name.clone());
+        return Ok((
+            Selection::from_assessments(names.zip(hit.assessments).collect()),
+            true,
+        ));
+    }
+    let live = root.kernel().map_err(KernelError::from)?;
+    let roots = matching::core_roots(variants.iter().map(|v| &v.requirements));
+    let kernel = KernelTarget::build(
+        &live.btf,
+        &root.path(std::path::Path::new(SYS_BTF)),
+        live.release.clone(),
+        Kconfig::running(root, live.release.as_deref()),
+        CoreIndex::Names(&roots),
+    )?;
+    let selection = matching::select(variants.iter().copied(), &kernel.view());
+    if let Some(cache) = &mut cache {
+        let judged = selection.judged.iter().map(|j| j.assessment.clone());
+        cache.store(
+            live.release.clone(),
+            kernel.facts.sched_ext,
+            keys.into_iter().zip(judged),
+        );
+    }
+    preflight::kernel_ready(
+        live.release.as_deref(),
+        kernel.facts.sched_ext,
+        sysfs.as_ref(),
+    )?;
+    Ok((selection, false))
 }
 
 fn pick_scheduler<'p>(pkg: &'p Package, name: Option<&str>) -> Result<&'p Scheduler, RunError> {

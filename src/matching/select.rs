@@ -67,22 +67,36 @@ impl Selection {
     }
 }
 
+impl Selection {
+    /// A selection from assessments made before (in preference order), as
+    /// a cache of [`select`]'s results hands them back.
+    #[must_use]
+    pub fn from_assessments(assessments: Vec<(String, Assessment)>) -> Self {
+        let judged: Vec<Judged> = assessments
+            .into_iter()
+            .map(|(variant, assessment)| Judged {
+                variant,
+                verdict: assessment.verdict(),
+                assessment,
+            })
+            .collect();
+        let chosen = judged.iter().position(|j| j.assessment.loadable());
+        Selection { judged, chosen }
+    }
+}
+
 /// Assesses `variants` (in preference order) against `target`.
 pub fn select<'c, C: Candidate + 'c>(
     variants: impl IntoIterator<Item = &'c C>,
     target: &Target<'_>,
 ) -> Selection {
-    let judged: Vec<Judged> = variants
-        .into_iter()
-        .map(|v| {
-            let assessment = assess(v.requirements(), v.policy(), target);
-            Judged {
-                variant: v.name().to_string(),
-                verdict: assessment.verdict(),
-                assessment,
-            }
-        })
-        .collect();
-    let chosen = judged.iter().position(|j| j.assessment.loadable());
-    Selection { judged, chosen }
+    Selection::from_assessments(
+        variants
+            .into_iter()
+            .map(|v| {
+                let assessment = assess(v.requirements(), v.policy(), target);
+                (v.name().to_string(), assessment)
+            })
+            .collect(),
+    )
 }

@@ -1,0 +1,234 @@
+//! What the loader learnt of the running kernel, kept under `/run/scxpack`
+//! for the rest of the boot, so a restart or a switch does not read and
+//! parse the kernel's BTF again.
+//!
+//! The file is named by a key that changes whenever its contents could be
+//! wrong: the boot id, the kernel release, the size and modification time
+//! of `/sys/kernel/btf/vmlinux` and of the kernel config files the loader
+//! reads, the scxpack version and this file's format. Each variant's
+//! assessment is stored under a hash of its object's sha256, its manifest
+//! policy and its requirements. `/run` is a tmpfs: a reboot empties it.
+//! The directory is only trusted when this user owns it and nobody else
+//! may write to it; everything here is best effort, and a cache that cannot
+//! be read or written is simply not used.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::kernel::kconfig;
+use crate::live::{RUN_CACHE, Root, SYS_BTF};
+use crate::matching::Assessment;
+use crate::package::Variant;
+
+/// Bumped whenever [`Entry`] changes meaning.
+const FORMAT: u32 = 1;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Entry {
+    format: u32,
+    release: Option<String>,
+    sched_ext: bool,
+    assessments: BTreeMap<String, Assessment>,
+}
+
+/// The running kernel as this boot's cache knows it.
+#[derive(Debug)]
+pub(super) struct BootCache {
+    dir: PathBuf,
+    file: PathBuf,
+    entry: Entry,
+}
+
+/// What the cache holds for one selection.
+pub(super) struct Hit {
+    pub release: Option<String>,
+    pub sched_ext: bool,
+    pub assessments: Vec<Assessment>,
+}
+
+impl BootCache {
+    /// The cache of this boot and kernel, read when there is a trusted one;
+    /// `None` when no key can be made (no boot id, no kernel BTF).
+    pub(super) fn open(root: &Root) -> Option<Self> {
+        let key = boot_key(root)?;
+        let dir = root.path(Path::new(RUN_CACHE));
+        let file = dir.join(format!("{key}.json"));
+        let entry = read_trusted(&dir, &file)
+            .filter(|e| e.format == FORMAT)
+            .unwrap_or(Entry {
+                format: FORMAT,
+                ..Entry::default()
+            });
+        Some(BootCache { dir, file, entry })
+    }
+
+    /// Every assessment `keys` name, when all of them are cached.
+    pub(super) fn lookup(&self, keys: &[String]) -> Option<Hit> {
+        let assessments = keys
+            .iter()
+            .map(|k| self.entry.assessments.get(k).cloned())
+            .collect::<Option<Vec<_>>>()?;
+        Some(Hit {
+            release: self.entry.release.clone(),
+            sched_ext: self.entry.sched_ext,
+            assessments,
+        })
+    }
+
+    /// Records the kernel and the assessments of `keys`, and writes the file
+    /// (atomically: a temporary file renamed over it).
+    pub(super) fn store(
+        &mut self,
+        release: Option<String>,
+        sched_ext: bool,
+        judged: impl IntoIterator<Item = (String, Assessment)>,
+    ) {
+        self.entry.release = release;
+        self.entry.sched_ext = sched_ext;
+        self.entry.assessments.extend(judged);
+        let _ = self.save();
+    }
+
+    fn save(&self) -> std::io::Result<()> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)?;
+        let tmp = self
+            .file
+            .with_extension(format!("tmp.{}", std::process::id()));
+        std::fs::write(&tmp, serde_json::to_vec(&self.entry)?)?;
+        std::fs::rename(&tmp, &self.file)
+    }
+}
+
+/// The key of one variant's assessment: its object, policy and requirements.
+pub(super) fn variant_key(v: &Variant) -> String {
+    let mut h = Sha256::new();
+    h.update(v.sha256.as_bytes());
+    h.update(serde_json::to_vec(&v.policy).unwrap_or_default());
+    h.update(serde_json::to_vec(&v.requirements).unwrap_or_default());
+    hex(&h.finalize())
+}
+
+/// The key of this boot, kernel, config and scxpack.
+fn boot_key(root: &Root) -> Option<String> {
+    let mut h = Sha256::new();
+    let release = root.release();
+    h.update(root.boot_id()?.as_bytes());
+    h.update(release.as_deref().unwrap_or("").as_bytes());
+    let (size, mtime) = root.stamp(SYS_BTF)?;
+    h.update(format!("{size}:{mtime}").as_bytes());
+    for rel in kconfig::running_paths(release.as_deref()) {
+        let stamp = root.stamp(&rel.to_string_lossy());
+        h.update(format!("{}={stamp:?};", rel.display()).as_bytes());
+    }
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    h.update(FORMAT.to_le_bytes());
+    Some(hex(&h.finalize())[..32].to_string())
+}
+
+/// The entry in `file`, when `dir` is ours and writable by us alone.
+fn read_trusted(dir: &Path, file: &Path) -> Option<Entry> {
+    let meta = std::fs::metadata(dir).ok()?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if meta.uid() != euid || meta.mode() & 0o022 != 0 {
+        return None;
+    }
+    serde_json::from_slice(&std::fs::read(file).ok()?).ok()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matching::{Reason, Shim};
+
+    fn fake_root(tag: &str) -> (PathBuf, Root) {
+        let dir =
+            std::env::temp_dir().join(format!("scxpack-bootcache-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("proc/sys/kernel/random")).unwrap();
+        std::fs::create_dir_all(dir.join("sys/kernel/btf")).unwrap();
+        std::fs::write(dir.join("proc/sys/kernel/random/boot_id"), "b-1\n").unwrap();
+        std::fs::write(dir.join("proc/sys/kernel/osrelease"), "6.16.3\n").unwrap();
+        std::fs::write(dir.join(SYS_BTF), b"btf").unwrap();
+        (dir.clone(), Root::new(dir))
+    }
+
+    fn assessment() -> Assessment {
+        let mut a = Assessment::default();
+        a.shim(Shim::FillEnumSlot {
+            slot: "__SCX_X".into(),
+            enumerator: "SCX_X".into(),
+            value: 7,
+            present: true,
+        });
+        a
+    }
+
+    #[test]
+    fn remembers_for_the_boot_and_forgets_on_a_new_one() {
+        let (dir, root) = fake_root("boot");
+        let keys = vec!["a".to_string(), "b".to_string()];
+        let mut cache = BootCache::open(&root).unwrap();
+        assert!(cache.lookup(&keys).is_none());
+        let mut refused = Assessment::default();
+        refused.refuse(Reason::NoSchedExt);
+        cache.store(
+            Some("6.16.3".into()),
+            true,
+            [
+                ("a".to_string(), assessment()),
+                ("b".to_string(), refused.clone()),
+            ],
+        );
+        let hit = BootCache::open(&root).unwrap().lookup(&keys).unwrap();
+        assert_eq!(hit.assessments, vec![assessment(), refused]);
+        assert!(hit.sched_ext);
+        // A variant never assessed is a miss.
+        assert!(
+            BootCache::open(&root)
+                .unwrap()
+                .lookup(&["c".into()])
+                .is_none()
+        );
+        // Another boot, or another kernel BTF: nothing known.
+        std::fs::write(dir.join("proc/sys/kernel/random/boot_id"), "b-2\n").unwrap();
+        assert!(BootCache::open(&root).unwrap().lookup(&keys).is_none());
+        std::fs::write(dir.join("proc/sys/kernel/random/boot_id"), "b-1\n").unwrap();
+        std::fs::write(dir.join(SYS_BTF), b"other btf").unwrap();
+        assert!(BootCache::open(&root).unwrap().lookup(&keys).is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_directory_others_can_write_is_not_trusted() {
+        let (dir, root) = fake_root("perm");
+        let keys = vec!["a".to_string()];
+        BootCache::open(&root)
+            .unwrap()
+            .store(None, true, [("a".to_string(), assessment())]);
+        let cache_dir = dir.join(RUN_CACHE);
+        assert_eq!(std::fs::metadata(&cache_dir).unwrap().mode() & 0o777, 0o700);
+        std::fs::set_permissions(
+            &cache_dir,
+            std::os::unix::fs::PermissionsExt::from_mode(0o777),
+        )
+        .unwrap();
+        assert!(BootCache::open(&root).unwrap().lookup(&keys).is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
