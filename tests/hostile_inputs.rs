@@ -1,0 +1,229 @@
+//! Hostile inputs (issue #18): each is generated here, fed to the `scxpack`
+//! binary in a child process under an address-space limit
+//! ([`MEMORY_LIMIT`], via util-linux `prlimit`) and a time limit
+//! ([`TIME_LIMIT`]), and must end in one clear error line, never an abort.
+//! An allocation failure or a timeout fails the test instead of the machine.
+
+mod common;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Address space each run may use: the documented bound (docs/package-format.md, "Limits").
+const MEMORY_LIMIT: u64 = 2 << 30;
+/// Wall time each run may take.
+const TIME_LIMIT: Duration = Duration::from_secs(60);
+
+/// How a bounded run ended.
+#[derive(Debug)]
+struct Outcome {
+    /// Exit code; `None` when killed by a signal (an abort) or the time limit.
+    code: Option<i32>,
+    stdout: String,
+    /// The first 4 KiB of stderr (enough to judge; a backtrace is longer).
+    stderr: String,
+    stderr_len: usize,
+    elapsed: Duration,
+}
+
+impl Outcome {
+    /// Exit status 1 with a one-line `scxpack: error:` containing `words`.
+    #[track_caller]
+    fn assert_clear_error(&self, words: &[&str]) {
+        assert_eq!(self.code, Some(1), "expected a clear error: {self:#?}");
+        let first = self.stderr.lines().next().unwrap_or_default();
+        assert!(first.starts_with("scxpack: error: "), "{self:#?}");
+        assert!(
+            self.stderr_len < 4096,
+            "error text is {} bytes: {self:#?}",
+            self.stderr_len
+        );
+        for w in words {
+            assert!(self.stderr.contains(w), "expected {w:?} in {self:#?}");
+        }
+    }
+
+    /// Exit status 0.
+    #[track_caller]
+    fn assert_success(&self) {
+        assert_eq!(self.code, Some(0), "expected success: {self:#?}");
+    }
+}
+
+/// Runs `scxpack args` under [`MEMORY_LIMIT`] and [`TIME_LIMIT`], with
+/// stdout and stderr going to files (an error of hundreds of MB cannot
+/// block a pipe). Returns `None` (skipped) without `prlimit` outside CI.
+fn bounded(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Option<Outcome> {
+    if Command::new("prlimit").arg("--version").output().is_err() {
+        return common::missing("prlimit (util-linux)");
+    }
+    let out_path = dir.join("stdout");
+    let err_path = dir.join("stderr");
+    let start = Instant::now();
+    let mut child = Command::new("prlimit")
+        .arg(format!("--as={MEMORY_LIMIT}"))
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_scxpack"))
+        .args(args)
+        .envs(env.iter().copied())
+        .env("XDG_CACHE_HOME", dir.join("cache"))
+        .stdin(Stdio::null())
+        .stdout(File::create(&out_path).unwrap())
+        .stderr(File::create(&err_path).unwrap())
+        .spawn()
+        .expect("run prlimit");
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if start.elapsed() > TIME_LIMIT {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr = std::fs::read(&err_path).unwrap();
+    let head = &stderr[..stderr.len().min(4096)];
+    Some(Outcome {
+        code,
+        stdout: String::from_utf8_lossy(&std::fs::read(&out_path).unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(head).into_owned(),
+        stderr_len: stderr.len(),
+        elapsed: start.elapsed(),
+    })
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn s(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// Little-endian u32 words as bytes.
+fn words(w: &[u32]) -> Vec<u8> {
+    w.iter().flat_map(|w| w.to_le_bytes()).collect()
+}
+
+/// The 98-byte raw BTF of issue #18: `int`, a FUNC_PROTO whose return type
+/// and two parameters are itself, and a FUNC `scx_bpf_loop` of it.
+fn looping_proto_btf() -> Vec<u8> {
+    let strings = b"\0int\0scx_bpf_loop\0";
+    let mut types = words(&[1, 1 << 24, 4, (1 << 24) | 32]);
+    types.extend(words(&[0, (13 << 24) | 2, 2, 0, 2, 0, 2]));
+    types.extend(words(&[5, (12 << 24) | 1, 2]));
+    let (tl, sl) = (types.len() as u32, strings.len() as u32);
+    let mut out = vec![0x9f, 0xeb, 1, 0];
+    out.extend(words(&[24, 0, tl, tl, sl]));
+    out.extend(types);
+    out.extend_from_slice(strings);
+    out
+}
+
+#[test]
+fn btf_prototype_cycle_renders_as_a_loop() {
+    let dir = common::temp_dir("hostile-btf-loop");
+    let btf = looping_proto_btf();
+    assert_eq!(btf.len(), 98);
+    let f = write(&dir, "loop.btf", &btf);
+    let Some(run) = bounded(&dir, &["probe", "--kernel", &s(&f), "--json"], &[]) else {
+        return;
+    };
+    run.assert_success();
+    assert!(run.elapsed < Duration::from_secs(10), "{run:#?}");
+    assert!(
+        run.stdout.contains("<loop> scx_bpf_loop(<loop>, <loop>)"),
+        "{run:#?}"
+    );
+}
+
+/// Offsets of one BTF type: where it starts, its kind, name, `size_or_type`.
+struct RawType {
+    at: usize,
+    kind: u32,
+    name: u32,
+    target: u32,
+    vlen: usize,
+}
+
+/// Every type of the BTF blob at `btf` (header at offset 0).
+fn raw_types(btf: &[u8]) -> Vec<RawType> {
+    let word = |at: usize| u32::from_le_bytes(btf[at..at + 4].try_into().unwrap());
+    let (start, len) = (24 + word(8) as usize, word(12) as usize);
+    let mut out = Vec::new();
+    let mut at = start;
+    while at < start + len {
+        let info = word(at + 4);
+        let (kind, vlen) = ((info >> 24) & 0x1f, (info & 0xffff) as usize);
+        let extra = match kind {
+            1 | 14 | 17 => 4,
+            3 => 12,
+            4 | 5 | 19 => 12 * vlen,
+            6 | 13 | 15 => 8 * vlen,
+            _ => 0,
+        };
+        out.push(RawType {
+            at,
+            kind,
+            name: word(at),
+            target: word(at + 8),
+            vlen,
+        });
+        at += 12 + extra;
+    }
+    out
+}
+
+/// `interactive.bpf.o` with its `s32` typedef pointed at a FUNC_PROTO that
+/// returns and takes `s32`: a cycle through a real object's kfunc prototypes.
+fn object_with_typedef_cycle() -> Vec<u8> {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf-objects/interactive/interactive.bpf.o");
+    let mut obj = std::fs::read(path).unwrap();
+    let header = [0x9f, 0xeb, 1, 0, 24, 0, 0, 0];
+    let base = obj
+        .windows(8)
+        .position(|w| w == header)
+        .expect("the object has .BTF");
+    let btf = &obj[base..];
+    let word = |at: usize| u32::from_le_bytes(btf[at..at + 4].try_into().unwrap());
+    let strings = 24 + word(16) as usize;
+    let name = |off: u32| {
+        let s = &btf[strings + off as usize..];
+        &s[..s.iter().position(|&b| b == 0).unwrap()]
+    };
+    let types = raw_types(btf);
+    let s32 = 1 + types
+        .iter()
+        .position(|t| t.kind == 8 && name(t.name) == b"s32")
+        .expect("typedef s32") as u32;
+    let takes_s32 = |t: &RawType| (0..t.vlen).any(|i| word(t.at + 12 + 8 * i + 4) == s32);
+    let proto = 1 + types
+        .iter()
+        .position(|t| t.kind == 13 && t.target == s32 && takes_s32(t))
+        .expect("a prototype returning and taking s32") as u32;
+    let at = base + types[s32 as usize - 1].at + 8;
+    obj[at..at + 4].copy_from_slice(&proto.to_le_bytes());
+    obj
+}
+
+#[test]
+fn btf_typedef_cycle_in_a_real_object_ends_quickly() {
+    let dir = common::temp_dir("hostile-btf-object");
+    let f = write(&dir, "cycle.bpf.o", &object_with_typedef_cycle());
+    let Some(run) = bounded(&dir, &["inspect", &s(&f), "--json"], &[]) else {
+        return;
+    };
+    assert!(run.elapsed < Duration::from_secs(10), "{run:#?}");
+    assert!(
+        run.code == Some(0) || run.code == Some(1),
+        "aborted: {run:#?}"
+    );
+    assert!(!run.stderr.contains("memory allocation"), "{run:#?}");
+}
