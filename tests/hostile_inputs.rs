@@ -227,3 +227,196 @@ fn btf_typedef_cycle_in_a_real_object_ends_quickly() {
     );
     assert!(!run.stderr.contains("memory allocation"), "{run:#?}");
 }
+
+/// A valid manifest (as JSON) of one scheduler around `fifo.bpf.o`, whose
+/// object is at `objects/fifo.bpf.o`, and the object's bytes.
+fn fifo_manifest() -> (serde_json::Value, Vec<u8>) {
+    let obj = Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf-objects/fifo/fifo.bpf.o");
+    let package = scxpack::package::Package::from_object(&obj).unwrap();
+    let bytes = std::fs::read(&obj).unwrap();
+    let mut m = serde_json::to_value(&package.manifest).unwrap();
+    m["name"] = "hostile".into();
+    m["version"] = "1".into();
+    m["schedulers"][0]["variants"][0]["object"] = "objects/fifo.bpf.o".into();
+    (m, bytes)
+}
+
+/// A `.scxpkg`: gzip of a ustar archive of `(path, data, mode)` entries.
+fn scxpkg(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
+    for (path, data, mode) in entries {
+        let mut h = tar::Header::new_ustar();
+        h.set_path(path).unwrap();
+        h.set_size(data.len() as u64);
+        h.set_mode(*mode);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_cksum();
+        tar.append(&h, *data).unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap()
+}
+
+/// A package of `manifest` (given as JSON text) and the fifo object at
+/// every path in `objects`.
+fn package_with(manifest: &str, object: &[u8], objects: &[&str]) -> Vec<u8> {
+    let mut entries = vec![("manifest.json", manifest.as_bytes(), 0o644)];
+    entries.extend(objects.iter().map(|p| (*p, object, 0o644)));
+    scxpkg(&entries)
+}
+
+/// Runs `scxpack CMD PKG` on `bytes` written to DIR/NAME.scxpkg.
+fn on_package(dir: &Path, name: &str, bytes: &[u8], cmd: &str) -> Option<Outcome> {
+    let f = write(dir, &format!("{name}.scxpkg"), bytes);
+    bounded(dir, &[cmd, &s(&f)], &[])
+}
+
+#[test]
+fn every_reader_refuses_what_install_refuses() {
+    let dir = common::temp_dir("hostile-manifest");
+    let (good, object) = fifo_manifest();
+    let one = ["objects/fifo.bpf.o"];
+    let ok = package_with(&good.to_string(), &object, &one);
+    let Some(run) = on_package(&dir, "ok", &ok, "info") else {
+        return;
+    };
+    run.assert_success();
+    let mut cases: Vec<(&str, serde_json::Value, &str)> = Vec::new();
+    let mut m = good.clone();
+    m["name"] = "../evil".into();
+    cases.push(("name", m, "package name \"../evil\" is not allowed"));
+    let mut m = good.clone();
+    m["version"] = "a/b".into();
+    cases.push(("version", m, "package version \"a/b\""));
+    let mut m = good.clone();
+    m["schedulers"][0]["name"] = "../x".into();
+    cases.push(("scheduler", m, "scheduler name \"../x\""));
+    let mut m = good.clone();
+    m["schedulers"][0]["variants"][0]["name"] = "v/1".into();
+    cases.push(("variant", m, "variant name \"v/1\""));
+    let mut m = good.clone();
+    m["schedulers"][0]["variants"][0]["requirements"]["struct_ops"] = serde_json::json!([]);
+    cases.push(("no-struct-ops", m, "no struct_ops map"));
+    let mut m = good.clone();
+    let mut second = m["schedulers"][0]["variants"][0].clone();
+    second["name"] = "second".into();
+    second["size"] = 12.into();
+    second["sha256"] = "00".repeat(32).into();
+    m["schedulers"][0]["variants"]
+        .as_array_mut()
+        .unwrap()
+        .push(second);
+    cases.push(("shared-object", m, "another size or sha256"));
+    for (name, manifest, words) in &cases {
+        let bytes = package_with(&manifest.to_string(), &object, &one);
+        for cmd in ["info", "verify", "install"] {
+            let Some(run) = on_package(&dir, name, &bytes, cmd) else {
+                return;
+            };
+            eprintln!("{name} {cmd}: {}", run.stderr.trim_end());
+            run.assert_clear_error(&[words]);
+        }
+    }
+}
+
+#[test]
+fn duplicate_manifest_keys_are_refused() {
+    let dir = common::temp_dir("hostile-dup-keys");
+    let (good, object) = fifo_manifest();
+    let text = good.to_string();
+    let twice = text.replacen('{', "{\"name\":\"other\",", 1);
+    assert_ne!(text, twice);
+    let bytes = package_with(&twice, &object, &["objects/fifo.bpf.o"]);
+    for cmd in ["info", "verify"] {
+        let Some(run) = on_package(&dir, "dup", &bytes, cmd) else {
+            return;
+        };
+        run.assert_clear_error(&["duplicate key \"name\""]);
+    }
+    let nested = text.replacen("\"sha256\":", "\"size\":1,\"sha256\":", 1);
+    let bytes = package_with(&nested, &object, &["objects/fifo.bpf.o"]);
+    let Some(run) = on_package(&dir, "dup-nested", &bytes, "verify") else {
+        return;
+    };
+    run.assert_clear_error(&["duplicate key \"size\""]);
+}
+
+#[test]
+fn a_path_that_is_a_file_and_a_directory_is_refused() {
+    let dir = common::temp_dir("hostile-file-dir");
+    let (mut m, object) = fifo_manifest();
+    let mut second = m["schedulers"][0]["variants"][0].clone();
+    second["name"] = "inner".into();
+    second["object"] = "objects/a/b".into();
+    m["schedulers"][0]["variants"][0]["object"] = "objects/a".into();
+    m["schedulers"][0]["variants"]
+        .as_array_mut()
+        .unwrap()
+        .push(second);
+    let bytes = package_with(&m.to_string(), &object, &["objects/a", "objects/a/b"]);
+    let Some(run) = on_package(&dir, "file-dir", &bytes, "verify") else {
+        return;
+    };
+    run.assert_clear_error(&["objects/a/b", "both a file and a directory"]);
+}
+
+#[test]
+fn a_failed_install_removes_its_staging_and_states_the_os_error_once() {
+    let dir = common::temp_dir("hostile-staging");
+    let (m, object) = fifo_manifest();
+    let pkg = write(
+        &dir,
+        "ok.scxpkg",
+        &package_with(&m.to_string(), &object, &["objects/fifo.bpf.o"]),
+    );
+    let root = dir.join("root");
+    let lib = root.join("usr/lib/scxpack");
+    std::fs::create_dir_all(lib.join("packages")).unwrap();
+    // `packages/hostile` is a file: the staged copy cannot be moved there.
+    std::fs::write(lib.join("packages/hostile"), b"in the way").unwrap();
+    let Some(run) = bounded(&dir, &["install", &s(&pkg), "--root", &s(&root)], &[]) else {
+        return;
+    };
+    run.assert_clear_error(&["(os error 17)"]);
+    assert_eq!(run.stderr.matches("os error").count(), 1, "{run:#?}");
+    let staging = lib.join(".staging");
+    let left: Vec<_> = std::fs::read_dir(&staging)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "staging left behind: {left:?}");
+}
+
+#[test]
+fn setuid_entries_and_oversized_manifest_fields_are_refused() {
+    let dir = common::temp_dir("hostile-bounds");
+    let (good, object) = fifo_manifest();
+    let json = good.to_string();
+    let setuid = scxpkg(&[
+        ("manifest.json", json.as_bytes(), 0o644),
+        ("objects/fifo.bpf.o", &object, 0o4755),
+    ]);
+    let Some(run) = on_package(&dir, "setuid", &setuid, "verify") else {
+        return;
+    };
+    run.assert_clear_error(&["objects/fifo.bpf.o", "setuid"]);
+
+    let mut m = good.clone();
+    m["schedulers"][0]["description"] = "d".repeat(15 << 20).into();
+    let bytes = package_with(&m.to_string(), &object, &["objects/fifo.bpf.o"]);
+    let Some(run) = on_package(&dir, "description", &bytes, "info") else {
+        return;
+    };
+    run.assert_clear_error(&["description is 15728640 bytes, over the limit of 4096"]);
+
+    let mut m = good;
+    let params: Vec<_> = (0..100_000)
+        .map(|i| serde_json::json!({"name": format!("p{i}"), "type": "u32", "default": 0}))
+        .collect();
+    m["schedulers"][0]["parameters"] = params.into();
+    let bytes = package_with(&m.to_string(), &object, &["objects/fifo.bpf.o"]);
+    let Some(run) = on_package(&dir, "parameters", &bytes, "info") else {
+        return;
+    };
+    run.assert_clear_error(&["100000 parameters, over the limit of 256"]);
+    assert!(run.elapsed < Duration::from_secs(3), "{run:#?}");
+}
