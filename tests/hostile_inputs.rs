@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Address space each run may use: the documented bound (docs/package-format.md, "Limits").
+/// Address space each run may use: the documented bound (docs/limits.md).
 const MEMORY_LIMIT: u64 = 2 << 30;
 /// Wall time each run may take.
 const TIME_LIMIT: Duration = Duration::from_secs(60);
@@ -419,4 +419,287 @@ fn setuid_entries_and_oversized_manifest_fields_are_refused() {
     };
     run.assert_clear_error(&["100000 parameters, over the limit of 256"]);
     assert!(run.elapsed < Duration::from_secs(3), "{run:#?}");
+}
+
+// ------------------------------------------------------- kernel sources
+
+/// A part of a hand-made zstd frame: bytes as they are, or one byte repeated
+/// (an RLE block costs 4 bytes per 128 KiB, so gigabytes cost nothing here).
+enum Part<'a> {
+    Raw(&'a [u8]),
+    Repeat(u8, u64),
+}
+
+/// One zstd frame of raw and RLE blocks (RFC 8878): no checksum, no
+/// content size, a 128 KiB window.
+fn zstd_frame(parts: &[Part<'_>]) -> Vec<u8> {
+    const BLOCK: u64 = 128 << 10;
+    let mut blocks: Vec<(u32, u64, &[u8])> = Vec::new(); // (type, size, content)
+    for part in parts {
+        match part {
+            Part::Raw(bytes) => {
+                for chunk in bytes.chunks(BLOCK as usize) {
+                    blocks.push((0, chunk.len() as u64, chunk));
+                }
+            }
+            Part::Repeat(byte, n) => {
+                let mut n = *n;
+                while n > 0 {
+                    let size = n.min(BLOCK);
+                    blocks.push((1, size, std::slice::from_ref(byte)));
+                    n -= size;
+                }
+            }
+        }
+    }
+    let mut out = vec![0x28, 0xb5, 0x2f, 0xfd, 0x00, 7 << 3];
+    let last = blocks.len().saturating_sub(1);
+    for (i, (kind, size, content)) in blocks.into_iter().enumerate() {
+        let header = u32::from(i == last) | (kind << 1) | ((size as u32) << 3);
+        out.extend_from_slice(&header.to_le_bytes()[..3]);
+        out.extend_from_slice(content);
+    }
+    out
+}
+
+/// A 512-byte ustar (or GNU) tar header.
+fn tar_header(name: &[u8], kind: tar::EntryType, size: u64) -> Vec<u8> {
+    let mut h = tar::Header::new_gnu();
+    let field = &mut h.as_old_mut().name;
+    let n = name.len().min(100);
+    field[..n].copy_from_slice(&name[..n]);
+    h.set_entry_type(kind);
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.set_cksum();
+    h.as_bytes().to_vec()
+}
+
+/// Zero padding after `len` bytes of entry data, to the next 512 bytes.
+fn tar_padding(len: u64) -> Vec<u8> {
+    vec![0; (len.div_ceil(512) * 512 - len) as usize]
+}
+
+/// An `ar` archive (a `.deb`) of `members`.
+fn ar(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = b"!<arch>\n".to_vec();
+    for (name, data) in members {
+        let header = format!(
+            "{name:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+            0,
+            0,
+            0,
+            100_644,
+            data.len()
+        );
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(data);
+        if data.len() % 2 == 1 {
+            out.push(b'\n');
+        }
+    }
+    out
+}
+
+/// A `.deb` whose `data.tar.zst` is `data` (a zstd frame).
+fn deb(data: &[u8]) -> Vec<u8> {
+    ar(&[("debian-binary", b"2.0\n"), ("data.tar.zst", data)])
+}
+
+/// A pax extended header's data: one `path` record.
+fn pax_path(name: &[u8]) -> Vec<u8> {
+    let body = [b" path=".as_slice(), name, b"\n"].concat();
+    let mut len = body.len() + 1;
+    while len.to_string().len() + body.len() != len {
+        len += 1;
+    }
+    [len.to_string().as_bytes(), &body].concat()
+}
+
+#[test]
+fn deb_long_names_are_bounded() {
+    let dir = common::temp_dir("hostile-deb-names");
+    // 30 entries named by 100 KiB GNU long-name or pax records.
+    let mut tar = Vec::new();
+    for i in 0..30u32 {
+        let name = [format!("{i:03}").as_bytes(), &vec![b'n'; 100 << 10]].concat();
+        let (kind, record) = if i % 2 == 0 {
+            (
+                tar::EntryType::GNULongName,
+                [name.as_slice(), b"\0"].concat(),
+            )
+        } else {
+            (tar::EntryType::XHeader, pax_path(&name))
+        };
+        tar.extend(tar_header(b"././@LongLink", kind, record.len() as u64));
+        tar.extend_from_slice(&record);
+        tar.extend(tar_padding(record.len() as u64));
+        tar.extend(tar_header(b"short", tar::EntryType::Regular, 0));
+    }
+    tar.extend_from_slice(&[0; 1024]);
+    let f = write(&dir, "names.deb", &deb(&zstd_frame(&[Part::Raw(&tar)])));
+    let Some(run) = bounded(&dir, &["probe", "--kernel", &s(&f)], &[]) else {
+        return;
+    };
+    run.assert_clear_error(&["over the 65536-byte limit"]);
+
+    // One 3 GiB GNU long name: refused from its header, nothing is read.
+    let huge = 3u64 << 30;
+    let header = tar_header(b"././@LongLink", tar::EntryType::GNULongName, huge);
+    let frame = zstd_frame(&[Part::Raw(&header), Part::Repeat(b'n', huge)]);
+    let f = write(&dir, "huge-name.deb", &deb(&frame));
+    let Some(run) = bounded(&dir, &["probe", "--kernel", &s(&f)], &[]) else {
+        return;
+    };
+    run.assert_clear_error(&["3221225472-byte long-name or pax record"]);
+    assert!(run.elapsed < Duration::from_secs(5), "{run:#?}");
+}
+
+/// The first 4 KiB of a bzImage: "HdrS", boot protocol 2.15, one setup
+/// sector, the payload right after it with `payload_len` bytes.
+fn bzimage_header(payload_len: u32) -> Vec<u8> {
+    let mut h = vec![0u8; 1024];
+    h[0x1f1] = 1;
+    h[0x202..0x206].copy_from_slice(b"HdrS");
+    h[0x206..0x208].copy_from_slice(&0x020fu16.to_le_bytes());
+    h[0x24c..0x250].copy_from_slice(&payload_len.to_le_bytes());
+    h
+}
+
+#[test]
+fn deb_kernel_images_are_read_once_and_bounded() {
+    let dir = common::temp_dir("hostile-deb-image");
+    // A 1 GiB "vmlinuz": refused from its tar header (over 256 MiB).
+    let size = 1u64 << 30;
+    let mut head = bzimage_header(0);
+    head.resize(4096, 0);
+    let member = tar_header(b"boot/vmlinuz-6.16", tar::EntryType::Regular, size);
+    let frame = zstd_frame(&[
+        Part::Raw(&member),
+        Part::Raw(&head),
+        Part::Repeat(0, size - head.len() as u64),
+        Part::Repeat(0, 1024),
+    ]);
+    let f = write(&dir, "big-vmlinuz.deb", &deb(&frame));
+    let Some(run) = bounded(&dir, &["probe", "--kernel", &s(&f)], &[]) else {
+        return;
+    };
+    run.assert_clear_error(&["boot/vmlinuz-6.16", "over the 268435456-byte limit"]);
+    assert!(run.elapsed < Duration::from_secs(5), "{run:#?}");
+
+    // A 768 MiB "vmlinux" (ELF, like -dbg packages): within the limit, held
+    // once (twice would not fit in the address-space limit), then refused.
+    let size = 768u64 << 20;
+    let member = tar_header(
+        b"usr/lib/debug/boot/vmlinux-6.16",
+        tar::EntryType::Regular,
+        size,
+    );
+    let frame = zstd_frame(&[
+        Part::Raw(&member),
+        Part::Raw(b"\x7fELF\x02\x01\x01"),
+        Part::Repeat(0, size - 7),
+        Part::Repeat(0, 1024),
+    ]);
+    let f = write(&dir, "big-vmlinux.deb", &deb(&frame));
+    let Some(run) = bounded(&dir, &["probe", "--kernel", &s(&f)], &[]) else {
+        return;
+    };
+    run.assert_clear_error(&["usr/lib/debug/boot/vmlinux-6.16"]);
+}
+
+/// A gzip stream that inflates to `len` zero bytes (rounded up to 258), from
+/// one fixed-Huffman deflate block of length-258, distance-1 matches: about
+/// 1/160 of its output. Its CRC is not that of the output: a reader that
+/// stops at a limit never gets there.
+fn gzip_zeros(len: u64) -> Vec<u8> {
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+    let (mut acc, mut bits) = (0u64, 0u32);
+    let mut put = |out: &mut Vec<u8>, value: u64, n: u32| {
+        acc |= value << bits;
+        bits += n;
+        while bits >= 8 {
+            out.push(acc as u8);
+            acc >>= 8;
+            bits -= 8;
+        }
+    };
+    // Huffman codes are written most significant bit first.
+    let reversed = |code: u64, n: u32| (0..n).fold(0, |r, i| r | ((code >> i) & 1) << (n - 1 - i));
+    put(&mut out, 1, 1); // final block
+    put(&mut out, 1, 2); // fixed Huffman
+    put(&mut out, reversed(0x30, 8), 8); // literal 0
+    for _ in 0..len.div_ceil(258) {
+        put(&mut out, reversed(0xc5, 8), 8); // length code 285: 258 bytes
+        put(&mut out, 0, 5); // distance code 0: distance 1
+    }
+    put(&mut out, 0, 7); // end of block (code 256)
+    put(&mut out, 0, 7); // flush
+    out.extend_from_slice(&[0; 8]); // CRC32 and size, deliberately wrong
+    out
+}
+
+/// A bzImage whose gzip payload inflates to `len` zeros and declares
+/// `declared` bytes.
+fn gzip_bomb_bzimage(len: u64, declared: u32) -> Vec<u8> {
+    let mut payload = gzip_zeros(len);
+    payload.extend_from_slice(&declared.to_le_bytes());
+    let mut image = bzimage_header(payload.len() as u32);
+    image.extend_from_slice(&payload);
+    image
+}
+
+#[test]
+fn decompression_limits_are_named_and_configurable() {
+    let dir = common::temp_dir("hostile-limits");
+    // Past the default 1 GiB limit, under the 2 GiB address-space limit.
+    let bomb = write(
+        &dir,
+        "bomb",
+        &gzip_bomb_bzimage((1 << 30) + (1 << 20), 60 << 20),
+    );
+    let Some(run) = bounded(&dir, &["probe", "--kernel", &s(&bomb)], &[]) else {
+        return;
+    };
+    run.assert_clear_error(&[
+        "gzip payload decompresses to more than the 1073741824-byte decompression limit",
+        "SCXPACK_MAX_DECOMPRESSED",
+    ]);
+    let small = write(&dir, "small-bomb", &gzip_bomb_bzimage(16 << 20, 1 << 20));
+    let env = [("SCXPACK_MAX_DECOMPRESSED", "4M")];
+    let Some(run) = bounded(&dir, &["probe", "--kernel", &s(&small)], &env) else {
+        return;
+    };
+    run.assert_clear_error(&["more than the 4194304-byte decompression limit"]);
+    let env = [("SCXPACK_MAX_DECOMPRESSED", "lots")];
+    let Some(run) = bounded(&dir, &["probe", "--kernel", &s(&small)], &env) else {
+        return;
+    };
+    run.assert_clear_error(&["SCXPACK_MAX_DECOMPRESSED=\"lots\"", "K, M or G suffix"]);
+}
+
+#[test]
+fn deb_whose_md5sums_lists_no_kernel_is_not_decompressed() {
+    let dir = common::temp_dir("hostile-deb-md5sums");
+    let sums = b"00000000000000000000000000000000  usr/share/doc/x/README\n";
+    let mut control = tar_header(b"./md5sums", tar::EntryType::Regular, sums.len() as u64);
+    control.extend_from_slice(sums);
+    control.extend(tar_padding(sums.len() as u64));
+    control.extend_from_slice(&[0; 1024]);
+    let control = zstd_frame(&[Part::Raw(&control)]);
+    // data.tar.xz is garbage: reading it would be an xz error, or 4 GiB of work.
+    let data = [&[0xfd, b'7', b'z', b'X', b'Z', 0][..], &[0x55; 64]].concat();
+    let f = write(
+        &dir,
+        "docs.deb",
+        &ar(&[
+            ("debian-binary", b"2.0\n"),
+            ("control.tar.zst", &control),
+            ("data.tar.xz", &data),
+        ]),
+    );
+    let Some(run) = bounded(&dir, &["probe", "--kernel", &s(&f)], &[]) else {
+        return;
+    };
+    run.assert_clear_error(&["holds no kernel", "top level: usr/"]);
 }
