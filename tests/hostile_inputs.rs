@@ -480,23 +480,21 @@ fn tar_padding(len: u64) -> Vec<u8> {
     vec![0; (len.div_ceil(512) * 512 - len) as usize]
 }
 
-/// An `ar` archive (a `.deb`) of `members`.
+/// An `ar` archive (a `.deb`) of `members`: each a 60-byte header (name,
+/// mtime, uid, gid, mode, size, end marker) and its data padded to even.
 fn ar(members: &[(&str, &[u8])]) -> Vec<u8> {
     let mut out = b"!<arch>\n".to_vec();
     for (name, data) in members {
-        let header = format!(
-            "{name:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
-            0,
-            0,
-            0,
-            100_644,
-            data.len()
+        let size = data.len();
+        out.extend(
+            format!(
+                "{name:<16}{:<12}{:<6}{:<6}{:<8}{size:<10}`\n",
+                0, 0, 0, 100_644
+            )
+            .bytes(),
         );
-        out.extend_from_slice(header.as_bytes());
         out.extend_from_slice(data);
-        if data.len() % 2 == 1 {
-            out.push(b'\n');
-        }
+        out.resize(out.len().next_multiple_of(2), b'\n');
     }
     out
 }
