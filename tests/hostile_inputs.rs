@@ -286,6 +286,9 @@ fn every_reader_refuses_what_install_refuses() {
     m["name"] = "../evil".into();
     cases.push(("name", m, "package name \"../evil\" is not allowed"));
     let mut m = good.clone();
+    m["name"] = "n".repeat(1 << 20).into();
+    cases.push(("long-name", m, "(1048576 bytes) is not allowed"));
+    let mut m = good.clone();
     m["version"] = "a/b".into();
     cases.push(("version", m, "package version \"a/b\""));
     let mut m = good.clone();

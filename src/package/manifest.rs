@@ -246,15 +246,14 @@ pub enum ManifestProblem {
     },
 }
 
-/// `text` as an escaped, quoted string of at most 80 characters.
+/// `text` as an escaped, quoted string of its first 80 characters (only
+/// those are escaped: a hostile name may be megabytes long).
 fn quote(text: &str) -> String {
     const SHOWN: usize = 80;
-    let escaped = format!("{text:?}");
-    if escaped.chars().count() <= SHOWN {
-        return escaped;
+    match text.char_indices().nth(SHOWN) {
+        None => format!("{text:?}"),
+        Some((cut, _)) => format!("{:?}... ({} bytes)", &text[..cut], text.len()),
     }
-    let head: String = escaped.chars().take(SHOWN).collect();
-    format!("{head}...\" ({} bytes)", text.len())
 }
 
 impl PackageManifest {
