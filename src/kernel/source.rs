@@ -172,10 +172,7 @@ impl fmt::Debug for KernelImage {
 /// The bootable kernel image inside a kernel `.deb` at `path`: its member
 /// path in the package and its bytes. Errors as [`read_kernel_file`] does.
 pub fn deb_kernel_image(path: &Path) -> Result<(String, Vec<u8>), SourceError> {
-    let bytes = std::fs::read(path).map_err(|source| SourceError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = read_input(path)?;
     if !deb::is_deb(&bytes) {
         return Err(SourceError::UnknownFormat {
             path: path.to_path_buf(),
