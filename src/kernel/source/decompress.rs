@@ -420,6 +420,33 @@ mod tests {
     }
 
     #[test]
+    fn buffers_never_grow_past_the_limit_and_refused_memory_is_not_corruption() {
+        let data = vec![7u8; 100_000];
+        let out = read_bounded(&data[..], 0, 100_000).unwrap();
+        assert_eq!(out.len(), 100_000);
+        assert!(out.capacity() <= 100_000, "capacity {}", out.capacity());
+        assert!(matches!(
+            read_bounded(&data[..], 0, 99_999),
+            Err(Bounded::TooLarge)
+        ));
+        let mut v = vec![0u8; 16];
+        let refused = grow(&mut v, usize::MAX / 2, usize::MAX);
+        assert!(
+            matches!(refused, Err(Bounded::OutOfMemory { produced: 16, .. })),
+            "{refused:?}"
+        );
+        let err = refused
+            .unwrap_err()
+            .into_error(Path::new("k"), "xz payload".into(), 1 << 30);
+        let text = err.to_string();
+        assert!(
+            text.contains("out of memory decompressing xz payload"),
+            "{text}"
+        );
+        assert!(!text.contains("corrupt"), "{text}");
+    }
+
+    #[test]
     fn capped_reader_flags_the_limit() {
         let flag = Cell::new(false);
         let mut capped = Capped::new(&[7u8; 100][..], 10, &flag);
