@@ -1,12 +1,29 @@
 //! Renders BTF types as C text (`struct task_struct *`, prototypes with
 //! parameter names) and reduces them to a [`Shape`] for compatibility checks.
 //!
-//! Rendering follows chains with a depth limit, so a looping type renders as
-//! `<loop>` rather than recursing forever.
+//! Every walk is bounded three ways, so hostile BTF cannot exhaust time or
+//! memory: chains deeper than [`MAX_CHAIN`] and function prototypes that
+//! refer back to themselves render as `<loop>`; past [`MAX_TYPE_NODES`] types
+//! visited or [`MAX_RENDERED_BYTES`] of names, the rest renders as
+//! `<too complex>`. A prototype whose return type and parameters are itself
+//! would otherwise build a tree of 2^64 nodes. Real kernel prototypes visit
+//! a few dozen types and render to a few hundred bytes.
 
 use std::fmt::Write as _;
 
 use super::{Btf, Kind, MAX_CHAIN, Type};
+
+/// Most types one rendering or [`Shape`] visits; past it the rest is
+/// `<too complex>`.
+pub const MAX_TYPE_NODES: usize = 4096;
+/// Most bytes of names one rendering or [`Shape`] holds; past it the rest
+/// is `<too complex>`.
+pub const MAX_RENDERED_BYTES: usize = 256 << 10;
+
+/// What a walk prints where it stops at a loop.
+const LOOP: &str = "<loop>";
+/// What a walk prints where it runs out of budget.
+const TOO_COMPLEX: &str = "<too complex>";
 
 /// The structure of a type as libbpf compares kfunc prototypes: typedefs and
 /// qualifiers are skipped, integers compare by kind only, aggregates by name.
@@ -62,7 +79,7 @@ impl<'b, 'a> TypeFormatter<'b, 'a> {
     /// C spelling of type `id`, e.g. `const struct cpumask *`.
     #[must_use]
     pub fn type_name(self, id: u32) -> String {
-        self.declarator(id, String::new(), 0)
+        self.walk().declarator(id, String::new(), 0)
     }
 
     /// `ret name(type arg, ...)` for a FUNC or `FUNC_PROTO` type.
@@ -76,29 +93,86 @@ impl<'b, 'a> TypeFormatter<'b, 'a> {
         } else {
             func_or_proto
         };
-        self.declarator(proto_id, name.to_string(), 0)
+        self.walk().declarator(proto_id, name.to_string(), 0)
+    }
+
+    /// The [`Shape`] of type `id`.
+    #[must_use]
+    pub fn shape(self, id: u32) -> Shape {
+        self.walk().shape_at(id, 0)
+    }
+
+    fn walk(self) -> Walk<'b, 'a> {
+        Walk {
+            btf: self.btf,
+            open_protos: Vec::new(),
+            nodes_left: MAX_TYPE_NODES,
+            bytes_left: MAX_RENDERED_BYTES,
+        }
+    }
+}
+
+/// One bounded walk over the types reachable from one id.
+struct Walk<'b, 'a> {
+    btf: &'b Btf<'a>,
+    /// Function prototypes being expanded: meeting one again is a loop.
+    open_protos: Vec<u32>,
+    nodes_left: usize,
+    bytes_left: usize,
+}
+
+impl<'a> Walk<'_, 'a> {
+    /// Charges one visited type; false once the budget is spent.
+    fn visit(&mut self) -> bool {
+        self.nodes_left = self.nodes_left.saturating_sub(1);
+        !self.exhausted()
+    }
+
+    /// True once the node or byte budget is spent.
+    fn exhausted(&self) -> bool {
+        self.nodes_left == 0 || self.bytes_left == 0
+    }
+
+    /// Charges `text` against the byte budget; false once it is spent.
+    fn spend(&mut self, text: &str) -> bool {
+        if let Some(left) = self.bytes_left.checked_sub(text.len()) {
+            self.bytes_left = left;
+            true
+        } else {
+            self.bytes_left = 0;
+            false
+        }
+    }
+
+    /// The name of `ty`, or `<too complex>` once the byte budget is spent.
+    fn name_of(&mut self, ty: &Type<'_>) -> &'a str {
+        let name = self.btf.name(ty);
+        if self.spend(name) { name } else { TOO_COMPLEX }
     }
 
     /// Renders `id` applied to the declarator text `inner` (C's inside-out syntax).
     ///
     /// `inner` is taken by value and grown in place where C appends to it, so
     /// rendering a prototype allocates a handful of strings, not one per hop.
-    fn declarator(self, id: u32, inner: String, depth: usize) -> String {
+    fn declarator(&mut self, id: u32, inner: String, depth: usize) -> String {
         if depth > MAX_CHAIN {
-            return join(&["<loop>"], &inner);
+            return join(&[LOOP], &inner);
+        }
+        if !self.visit() {
+            return join(&[TOO_COMPLEX], &inner);
         }
         let Some(ty) = self.btf.get(id) else {
             return join(&[&format!("<bad type #{id}>")], &inner);
         };
         match ty.kind {
             Kind::Void => join(&["void"], &inner),
-            Kind::Int | Kind::Float | Kind::Typedef => join(&[self.btf.name(&ty)], &inner),
-            Kind::Struct => join(&tagged("struct", self.btf.name(&ty)), &inner),
-            Kind::Union => join(&tagged("union", self.btf.name(&ty)), &inner),
-            Kind::Enum | Kind::Enum64 => join(&tagged("enum", self.btf.name(&ty)), &inner),
+            Kind::Int | Kind::Float | Kind::Typedef => join(&[self.name_of(&ty)], &inner),
+            Kind::Struct => join(&tagged("struct", self.name_of(&ty)), &inner),
+            Kind::Union => join(&tagged("union", self.name_of(&ty)), &inner),
+            Kind::Enum | Kind::Enum64 => join(&tagged("enum", self.name_of(&ty)), &inner),
             Kind::Fwd => {
                 let tag = if ty.kind_flag() { "union" } else { "struct" };
-                join(&tagged(tag, self.btf.name(&ty)), &inner)
+                join(&tagged(tag, self.name_of(&ty)), &inner)
             }
             Kind::Ptr => self.pointer(&ty, &inner, depth),
             Kind::Const | Kind::Volatile | Kind::Restrict => self.qualified(&ty, inner, depth),
@@ -110,14 +184,20 @@ impl<'b, 'a> TypeFormatter<'b, 'a> {
                 let _ = write!(inner, "[{n}]");
                 self.declarator(elem, inner, depth + 1)
             }
-            Kind::FuncProto => self.function(&ty, inner, depth),
+            Kind::FuncProto if self.open_protos.contains(&id) => join(&[LOOP], &inner),
+            Kind::FuncProto => {
+                self.open_protos.push(id);
+                let out = self.function(&ty, inner, depth);
+                self.open_protos.pop();
+                out
+            }
             Kind::Func | Kind::Var | Kind::DeclTag | Kind::Datasec => {
                 self.declarator(ty.size_or_type, inner, depth + 1)
             }
         }
     }
 
-    fn pointer(self, ty: &Type<'_>, inner: &str, depth: usize) -> String {
+    fn pointer(&mut self, ty: &Type<'_>, inner: &str, depth: usize) -> String {
         let pointee = self.btf.get(ty.size_or_type).map(|t| t.kind);
         let inner = if matches!(pointee, Some(Kind::FuncProto | Kind::Array)) {
             concat(&["(*", inner, ")"])
@@ -127,7 +207,7 @@ impl<'b, 'a> TypeFormatter<'b, 'a> {
         self.declarator(ty.size_or_type, inner, depth + 1)
     }
 
-    fn qualified(self, ty: &Type<'_>, inner: String, depth: usize) -> String {
+    fn qualified(&mut self, ty: &Type<'_>, inner: String, depth: usize) -> String {
         let word = match ty.kind {
             Kind::Const => "const",
             Kind::Volatile => "volatile",
@@ -143,7 +223,7 @@ impl<'b, 'a> TypeFormatter<'b, 'a> {
         }
     }
 
-    fn function(self, ty: &Type<'_>, inner: String, depth: usize) -> String {
+    fn function(&mut self, ty: &Type<'_>, inner: String, depth: usize) -> String {
         let mut out = inner;
         out.push('(');
         let mut any = false;
@@ -152,12 +232,22 @@ impl<'b, 'a> TypeFormatter<'b, 'a> {
                 out.push_str(", ");
             }
             any = true;
+            if self.exhausted() {
+                out.push_str(TOO_COMPLEX);
+                break;
+            }
             if p.type_id == 0 {
                 out.push_str("...");
                 continue;
             }
-            let pname = self.btf.str_at(p.name_off).to_string();
-            out.push_str(&self.declarator(p.type_id, pname, depth + 1));
+            let pname = self.btf.str_at(p.name_off);
+            let pname = if self.spend(pname) {
+                pname
+            } else {
+                TOO_COMPLEX
+            };
+            let param = self.declarator(p.type_id, pname.to_string(), depth + 1);
+            out.push_str(&param);
         }
         if !any {
             out.push_str("void");
@@ -166,24 +256,19 @@ impl<'b, 'a> TypeFormatter<'b, 'a> {
         self.declarator(ty.size_or_type, out, depth + 1)
     }
 
-    /// The [`Shape`] of type `id`.
-    #[must_use]
-    pub fn shape(self, id: u32) -> Shape {
-        self.shape_at(id, 0)
-    }
-
-    fn shape_at(self, id: u32, depth: usize) -> Shape {
+    fn shape_at(&mut self, id: u32, depth: usize) -> Shape {
         let opaque = |name: &str| Shape::Opaque {
             name: name.to_string(),
         };
         if depth > MAX_CHAIN {
-            return opaque("<loop>");
+            return opaque(LOOP);
+        }
+        if !self.visit() {
+            return opaque(TOO_COMPLEX);
         }
         let Ok(ty) = self.btf.resolve(id) else {
-            return opaque("<loop>");
+            return opaque(LOOP);
         };
-        // Only aggregates and opaque types carry their name: don't allocate it for the others.
-        let name = || self.btf.name(&ty).to_string();
         match ty.kind {
             Kind::Void => Shape::Void,
             Kind::Int => Shape::Int {
@@ -206,18 +291,41 @@ impl<'b, 'a> TypeFormatter<'b, 'a> {
                     len,
                 }
             }
-            Kind::Struct => Shape::Struct { name: name() },
-            Kind::Union => Shape::Union { name: name() },
-            Kind::FuncProto => Shape::Func {
-                ret: Box::new(self.shape_at(ty.size_or_type, depth + 1)),
-                params: ty
-                    .params()
-                    .map(|p| self.shape_at(p.type_id, depth + 1))
-                    .collect(),
+            // Only aggregates and opaque types carry their name.
+            Kind::Struct => Shape::Struct {
+                name: self.name_of(&ty).to_string(),
             },
+            Kind::Union => Shape::Union {
+                name: self.name_of(&ty).to_string(),
+            },
+            Kind::FuncProto => self.func_shape(&ty, id, depth),
             Kind::Func => self.shape_at(ty.size_or_type, depth + 1),
-            _ => opaque(&name()),
+            _ => opaque(self.name_of(&ty)),
         }
+    }
+
+    /// The shape of the prototype `ty` (type `id`); `<loop>` if it is
+    /// already being expanded.
+    fn func_shape(&mut self, ty: &Type<'_>, id: u32, depth: usize) -> Shape {
+        if self.open_protos.contains(&id) {
+            return Shape::Opaque {
+                name: LOOP.to_string(),
+            };
+        }
+        self.open_protos.push(id);
+        let ret = Box::new(self.shape_at(ty.size_or_type, depth + 1));
+        let mut params = Vec::new();
+        for p in ty.params() {
+            if self.exhausted() {
+                params.push(Shape::Opaque {
+                    name: TOO_COMPLEX.to_string(),
+                });
+                break;
+            }
+            params.push(self.shape_at(p.type_id, depth + 1));
+        }
+        self.open_protos.pop();
+        Shape::Func { ret, params }
     }
 }
 

@@ -155,6 +155,67 @@ fn loops_end_in_an_error_not_a_hang() {
 }
 
 #[test]
+fn self_referencing_prototype_is_a_loop_not_an_explosion() {
+    let mut b = BtfBuilder::new();
+    b.int("int", 4, true); // 1
+    b.raw("", 13, 2, false, 2, &[0, 2, 0, 2]); // 2: proto ret=2, params 2, 2
+    b.raw("f", 12, 0, false, 2, &[]); // 3: func f -> 2
+    let data = b.build();
+    let btf = Btf::parse(&data).expect("structurally valid");
+    let fmt = TypeFormatter::new(&btf);
+    assert_eq!(fmt.prototype("f", 3), "<loop> f(<loop>, <loop>)");
+    let loop_shape = Shape::Opaque {
+        name: "<loop>".to_string(),
+    };
+    assert_eq!(
+        fmt.shape(3),
+        Shape::Func {
+            ret: Box::new(loop_shape.clone()),
+            params: vec![loop_shape.clone(), loop_shape],
+        }
+    );
+}
+
+#[test]
+fn branching_prototype_chain_stays_within_the_budget() {
+    // 60 distinct prototypes, each returning and taking the next one three
+    // times: no cycle, but 4^60 paths. The walk stops at MAX_TYPE_NODES.
+    let mut b = BtfBuilder::new();
+    b.int("int", 4, true); // 1
+    for id in 2..62u32 {
+        let next = if id == 61 { 1 } else { id + 1 };
+        b.raw("", 13, 3, false, next, &[0, next, 0, next, 0, next]);
+    }
+    let data = b.build();
+    let btf = Btf::parse(&data).expect("structurally valid");
+    let fmt = TypeFormatter::new(&btf);
+    let text = fmt.prototype("f", 2);
+    assert!(text.contains("<too complex>"), "{}", &text[..200]);
+    assert!(text.len() < 1 << 20, "{} bytes", text.len());
+    let mut nodes = 0;
+    count_nodes(&fmt.shape(2), &mut nodes);
+    assert!(
+        nodes <= format::MAX_TYPE_NODES + 2 * MAX_CHAIN,
+        "{nodes} nodes"
+    );
+}
+
+fn count_nodes(shape: &Shape, n: &mut usize) {
+    *n += 1;
+    match shape {
+        Shape::Ptr { to } => count_nodes(to, n),
+        Shape::Array { of, .. } => count_nodes(of, n),
+        Shape::Func { ret, params } => {
+            count_nodes(ret, n);
+            for p in params {
+                count_nodes(p, n);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
 fn huge_vlen_is_truncation_not_overflow() {
     let mut b = BtfBuilder::new();
     b.raw("s", 4, 0xffff, false, 8, &[]);

@@ -91,10 +91,29 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("scxpack: error: {e:#}");
+            eprintln!("scxpack: error: {}", error_text(&e));
             ExitStatus::Error.into()
         }
     }
+}
+
+/// `e` and its causes joined by `: ` (what `{e:#}` prints), leaving out a
+/// cause whose text a message before it already includes: many error types
+/// both print their `io::Error` and return it as their source, which would
+/// otherwise state it twice ("File exists (os error 17): File exists (os error 17)").
+fn error_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// `--kernel PATH` as several commands take it.
@@ -116,4 +135,19 @@ struct MatrixInputs {
     /// ELF vmlinux, raw BTF and kernel .deb files; `vmtest` boots vmlinuz only).
     #[arg(long = "kernel", required = true, value_name = "PATH")]
     kernels: Vec<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_text;
+
+    #[test]
+    fn error_text_states_each_cause_once() {
+        let io = std::io::Error::from_raw_os_error(17);
+        let outer = format!("/r/.staging: {io}");
+        let e = anyhow::Error::new(io).context(outer);
+        assert_eq!(error_text(&e), "/r/.staging: File exists (os error 17)");
+        let e = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(error_text(&e), "outer: inner");
+    }
 }

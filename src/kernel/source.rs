@@ -8,7 +8,7 @@
 //!
 //! Assumptions: the input may be hostile or truncated. Every offset is bounds
 //! checked, every size is checked arithmetic, decompression is capped
-//! ([`MAX_DECOMPRESSED`]) and nothing panics. The only I/O is reading the
+//! ([`max_decompressed`]) and nothing panics. The only I/O is reading the
 //! given files (and the BTF cache, [`BtfCache`]); parsing itself is pure.
 
 mod bzimage;
@@ -35,7 +35,51 @@ pub use sniff::{Format, sniff, sniff_file};
 
 /// Largest decompressed output accepted from any payload or archive member
 /// (1 GiB); a real vmlinux is 50–70 MB, so anything above is corrupt or hostile.
+/// [`MAX_DECOMPRESSED_ENV`] overrides it (`docs/limits.md`).
 pub const MAX_DECOMPRESSED: u64 = 1 << 30;
+
+/// Environment variable that sets the decompression limit: bytes, or a
+/// number with a `K`, `M` or `G` suffix (KiB, MiB, GiB).
+pub const MAX_DECOMPRESSED_ENV: &str = "SCXPACK_MAX_DECOMPRESSED";
+
+/// Largest value [`MAX_DECOMPRESSED_ENV`] may set (16 GiB).
+pub const MAX_DECOMPRESSED_CEILING: u64 = 16 << 30;
+
+/// The decompression limit in force: [`MAX_DECOMPRESSED_ENV`] when set,
+/// else [`MAX_DECOMPRESSED`]. A malformed or out-of-range value is an error.
+pub fn max_decompressed() -> Result<u64, SourceError> {
+    match std::env::var(MAX_DECOMPRESSED_ENV) {
+        Ok(value) => parse_limit(&value).map_err(|reason| SourceError::BadLimit { value, reason }),
+        Err(std::env::VarError::NotPresent) => Ok(MAX_DECOMPRESSED),
+        Err(std::env::VarError::NotUnicode(raw)) => Err(SourceError::BadLimit {
+            value: raw.to_string_lossy().into_owned(),
+            reason: "not text".to_string(),
+        }),
+    }
+}
+
+/// `4096`, `64K`, `512M`, `2G` → bytes, within 1..=[`MAX_DECOMPRESSED_CEILING`].
+fn parse_limit(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, shift): (&str, u32) = match text.as_bytes().last() {
+        Some(b'K' | b'k') => (&text[..text.len() - 1], 10),
+        Some(b'M' | b'm') => (&text[..text.len() - 1], 20),
+        Some(b'G' | b'g') => (&text[..text.len() - 1], 30),
+        _ => (text, 0),
+    };
+    let usage = "expected bytes, or a number with a K, M or G suffix (e.g. 2G)";
+    let n: u64 = digits.parse().map_err(|_| usage.to_string())?;
+    let bytes = n
+        .checked_shl(shift)
+        .filter(|b| b >> shift == n)
+        .unwrap_or(u64::MAX);
+    if bytes == 0 || bytes > MAX_DECOMPRESSED_CEILING {
+        return Err(format!(
+            "must be between 1 byte and {MAX_DECOMPRESSED_CEILING} bytes (16G)"
+        ));
+    }
+    Ok(bytes)
+}
 
 /// Largest input file read (2 GiB): the biggest kernel sources, `-dbg`
 /// packages and debug vmlinux files, stay well below.
@@ -128,10 +172,7 @@ impl fmt::Debug for KernelImage {
 /// The bootable kernel image inside a kernel `.deb` at `path`: its member
 /// path in the package and its bytes. Errors as [`read_kernel_file`] does.
 pub fn deb_kernel_image(path: &Path) -> Result<(String, Vec<u8>), SourceError> {
-    let bytes = std::fs::read(path).map_err(|source| SourceError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = read_input(path)?;
     if !deb::is_deb(&bytes) {
         return Err(SourceError::UnknownFormat {
             path: path.to_path_buf(),
@@ -143,7 +184,7 @@ pub fn deb_kernel_image(path: &Path) -> Result<(String, Vec<u8>), SourceError> {
         path,
         &bytes,
         Limits {
-            max_output: MAX_DECOMPRESSED,
+            max_output: max_decompressed()?,
         },
     )
 }
@@ -187,12 +228,13 @@ fn read_input(path: &Path) -> Result<Vec<u8>, SourceError> {
 }
 
 /// Extracts BTF and release from a kernel source already in memory;
-/// `path_for_messages` names it in errors and in the result.
+/// `path_for_messages` names it in errors and in the result. The
+/// decompression limit is [`max_decompressed`].
 pub fn read_kernel_bytes(
     path_for_messages: &Path,
     bytes: &[u8],
 ) -> Result<KernelImage, SourceError> {
-    read_kernel_bytes_with_limit(path_for_messages, bytes, MAX_DECOMPRESSED)
+    read_kernel_bytes_with_limit(path_for_messages, bytes, max_decompressed()?)
 }
 
 /// [`read_kernel_bytes`] with a custom cap on decompressed sizes.
@@ -270,5 +312,21 @@ fn raw_btf(path: &Path, bytes: &[u8]) -> Result<Vec<u8>, SourceError> {
             path: path.to_path_buf(),
             version: version.copied(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_limit;
+
+    #[test]
+    fn decompression_limit_values() {
+        assert_eq!(parse_limit("4096"), Ok(4096));
+        assert_eq!(parse_limit("64K"), Ok(64 << 10));
+        assert_eq!(parse_limit(" 512m "), Ok(512 << 20));
+        assert_eq!(parse_limit("2G"), Ok(2 << 30));
+        for bad in ["", "0", "-1", "1T", "lots", "17G", "99999999999999999999G"] {
+            assert!(parse_limit(bad).is_err(), "{bad:?} accepted");
+        }
     }
 }

@@ -14,9 +14,11 @@
 //! gzip trailer (CRC32 and length) must be intact, the archive must end with
 //! its end-of-archive blocks and nothing but zeros may follow them.
 
+use std::borrow::Borrow;
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read};
+use std::ops::Bound;
 use std::rc::Rc;
 
 use flate2::Compression;
@@ -144,9 +146,12 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Result<Contents, ReadError>
         for entry in iter {
             let mut entry = entry.map_err(|e| io_problem(&e))?;
             let size = entry.size();
+            // Installs write 0644 whatever the header says; an unreadable mode
+            // field carries no special bit to refuse.
+            let mode = entry.header().mode().unwrap_or(0);
             let (path, is_manifest) = admit(
                 &entry.path_bytes(),
-                entry.header().entry_type(),
+                (entry.header().entry_type(), mode),
                 size,
                 &mut seen,
                 limits,
@@ -210,12 +215,13 @@ struct Seen {
     paths: BTreeSet<String>,
 }
 
-/// Checks an entry's header before its data is read: count, path, type,
-/// position of the manifest, duplicates, declared size against the limits.
+/// Checks an entry's header before its data is read: count, path, type and
+/// mode, position of the manifest, duplicates and paths that are both a file
+/// and a directory, declared size against the limits.
 /// Returns the path and whether it is the manifest.
 fn admit(
     raw_path: &[u8],
-    entry_type: tar::EntryType,
+    (entry_type, mode): (tar::EntryType, u32),
     size: u64,
     seen: &mut Seen,
     limits: &Limits,
@@ -229,8 +235,17 @@ fn admit(
         ));
     }
     let path = check_path(raw_path).map_err(|p| ReadError::Entry(name.clone(), p))?;
-    check_type(entry_type).map_err(|p| ReadError::Entry(name, p))?;
+    check_type(entry_type).map_err(|p| ReadError::Entry(name.clone(), p))?;
+    if mode & 0o7000 != 0 {
+        return Err(ReadError::Entry(name, EntryProblem::SpecialMode(mode)));
+    }
     let is_manifest = path == MANIFEST_ENTRY;
+    if let Some(other) = path_conflict(&seen.paths, &path) {
+        return Err(ReadError::Entry(
+            path,
+            EntryProblem::FileAndDirectory(other),
+        ));
+    }
     if !seen.paths.insert(path.clone()) {
         return Err(ReadError::Entry(path, EntryProblem::Duplicate));
     }
@@ -276,6 +291,29 @@ pub(crate) fn check_path(raw: &[u8]) -> Result<String, EntryProblem> {
         return Err(EntryProblem::BadPath("empty or `.` component"));
     }
     Ok(path.to_string())
+}
+
+/// A path in `paths` that is a directory of `path` (`a` for `a/b`) or has
+/// `path` as a directory (`a/b` for `a`): one path cannot be both a file and
+/// a directory.
+pub(crate) fn path_conflict<S: Borrow<str> + Ord>(
+    paths: &BTreeSet<S>,
+    path: &str,
+) -> Option<String> {
+    let ancestor = path
+        .match_indices('/')
+        .map(|(i, _)| &path[..i])
+        .find(|dir| paths.contains(*dir));
+    if let Some(dir) = ancestor {
+        return Some(dir.to_string());
+    }
+    let dir = format!("{path}/");
+    paths
+        .range::<str, _>((Bound::Included(dir.as_str()), Bound::Unbounded))
+        .next()
+        .map(Borrow::borrow)
+        .filter(|p| p.starts_with(&dir))
+        .map(str::to_string)
 }
 
 /// Only regular files may be in a package.

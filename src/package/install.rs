@@ -243,6 +243,8 @@ pub fn install(root: &Path, package: &Package) -> Result<InstallReport, InstallE
     let _lock = LockGuard::acquire(&lib)?;
     let mut index = read_index_at(&lib)?;
     collect_garbage(&lib, &index)?;
+    // Dropped before the lock: however the install ends, no staging is left.
+    let _staging = StagingCleanup(&lib);
 
     let manifest_json = package.manifest_json();
     let manifest_sha256 = sha256_hex(&manifest_json);
@@ -319,6 +321,15 @@ pub fn install(root: &Path, package: &Package) -> Result<InstallReport, InstallE
     }
     let _ = fs::remove_dir(lib.join(STAGING_DIR));
     Ok(report)
+}
+
+/// Removes `.staging/` when dropped, so a failed install leaves none behind.
+struct StagingCleanup<'l>(&'l Path);
+
+impl Drop for StagingCleanup<'_> {
+    fn drop(&mut self) {
+        let _ = remove_tree(&self.0.join(STAGING_DIR));
+    }
 }
 
 /// Writes a complete, synced and verified copy of `package` under

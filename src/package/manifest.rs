@@ -7,7 +7,7 @@
 //! Its schema is versioned `MAJOR.MINOR`: a reader accepts any minor of the
 //! major it knows and refuses a newer major.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -170,6 +170,365 @@ pub fn schema_major(version: &str) -> Option<u32> {
     let (major, minor) = version.split_once('.')?;
     minor.parse::<u32>().ok()?;
     major.parse().ok()
+}
+
+/// Longest description (scheduler, variant or parameter), in bytes.
+pub const MAX_DESCRIPTION: usize = 4096;
+/// Longest short text field (`type`, `unit`, `min_kernel`, `sha256`), in bytes.
+pub const MAX_SHORT_TEXT: usize = 128;
+/// Longest parameter name (a C identifier), in bytes.
+pub const MAX_PARAMETER_NAME: usize = 128;
+/// Most schedulers in one package.
+pub const MAX_SCHEDULERS: usize = 256;
+/// Most variants of one scheduler.
+pub const MAX_VARIANTS: usize = 64;
+/// Most parameters of one scheduler.
+pub const MAX_PARAMETERS: usize = 256;
+
+/// What is wrong with a package manifest: names an installer cannot place,
+/// duplicates, inconsistent objects, or a field past its bound. Text from the
+/// manifest is quoted escaped and cut to 80 characters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ManifestProblem {
+    #[error(
+        "{what} {} is not allowed: use 1-64 of A-Z a-z 0-9 . _ - + ~, starting with a letter or digit",
+        quote(name)
+    )]
+    BadName { what: &'static str, name: String },
+    #[error(
+        "{where_}: parameter name {} is not a C identifier of at most {MAX_PARAMETER_NAME} bytes",
+        quote(name)
+    )]
+    BadParameterName { where_: String, name: String },
+    #[error("{where_}: {what} {} is listed twice", quote(name))]
+    Duplicate {
+        where_: String,
+        what: &'static str,
+        name: String,
+    },
+    #[error("the package holds no scheduler")]
+    NoScheduler,
+    #[error("scheduler {}: has no variant", quote(scheduler))]
+    NoVariant { scheduler: String },
+    #[error("{where_}: object path {}: {problem}", quote(object))]
+    BadObjectPath {
+        where_: String,
+        object: String,
+        problem: String,
+    },
+    #[error(
+        "{where_}: no struct_ops map in {}: not a sched_ext scheduler",
+        quote(object)
+    )]
+    NoStructOps { where_: String, object: String },
+    #[error(
+        "{where_}: object {} is also used by {other} with another size or sha256: one object has one size and hash",
+        quote(object)
+    )]
+    ObjectMismatch {
+        where_: String,
+        other: String,
+        object: String,
+    },
+    #[error("{where_}: {what} is {len} bytes, over the limit of {max}")]
+    TooLong {
+        where_: String,
+        what: &'static str,
+        len: usize,
+        max: usize,
+    },
+    #[error("{where_}: {count} {what}, over the limit of {max}")]
+    TooMany {
+        where_: String,
+        what: &'static str,
+        count: usize,
+        max: usize,
+    },
+}
+
+/// `text` as an escaped, quoted string of its first 80 characters (only
+/// those are escaped: a hostile name may be megabytes long).
+fn quote(text: &str) -> String {
+    const SHOWN: usize = 80;
+    match text.char_indices().nth(SHOWN) {
+        None => format!("{text:?}"),
+        Some((cut, _)) => format!("{:?}... ({} bytes)", &text[..cut], text.len()),
+    }
+}
+
+impl PackageManifest {
+    /// Checks everything every reader relies on (`docs/package-format.md`,
+    /// "Verification"): names usable as directory names, unique schedulers,
+    /// variants and parameters, object paths that stay inside the package,
+    /// one size and sha256 per object, a struct_ops map in every variant, and
+    /// the bounds on counts and text lengths. Objects themselves are checked
+    /// by the package.
+    pub fn validate(&self) -> Result<(), ManifestProblem> {
+        check_name("package name", &self.name)?;
+        check_name("package version", &self.version)?;
+        count(
+            "package",
+            "schedulers",
+            self.schedulers.len(),
+            MAX_SCHEDULERS,
+        )?;
+        if self.schedulers.is_empty() {
+            return Err(ManifestProblem::NoScheduler);
+        }
+        let mut names = BTreeSet::new();
+        let mut objects = ObjectUsers::default();
+        for s in &self.schedulers {
+            check_name("scheduler name", &s.name)?;
+            if !names.insert(s.name.as_str()) {
+                return Err(duplicate("package".to_string(), "scheduler", &s.name));
+            }
+            s.validate(&mut objects)?;
+        }
+        Ok(())
+    }
+}
+
+/// The object paths seen so far, and the first variant using each.
+#[derive(Default)]
+struct ObjectUsers<'m> {
+    paths: BTreeSet<&'m str>,
+    first: BTreeMap<&'m str, (&'m Variant, String)>,
+}
+
+impl Scheduler {
+    fn validate<'m>(&'m self, objects: &mut ObjectUsers<'m>) -> Result<(), ManifestProblem> {
+        let here = format!("scheduler {}", quote(&self.name));
+        text(&here, "description", &self.description, MAX_DESCRIPTION)?;
+        count(&here, "parameters", self.parameters.len(), MAX_PARAMETERS)?;
+        count(&here, "variants", self.variants.len(), MAX_VARIANTS)?;
+        if self.variants.is_empty() {
+            return Err(ManifestProblem::NoVariant {
+                scheduler: self.name.clone(),
+            });
+        }
+        let mut params = BTreeSet::new();
+        for p in &self.parameters {
+            p.validate(&here)?;
+            if !params.insert(p.name.as_str()) {
+                return Err(duplicate(here, "parameter", &p.name));
+            }
+        }
+        let mut variants = BTreeSet::new();
+        for v in &self.variants {
+            check_name("variant name", &v.name)?;
+            if !variants.insert(v.name.as_str()) {
+                return Err(duplicate(here, "variant", &v.name));
+            }
+            let at = format!("{here} variant {}", quote(&v.name));
+            v.validate(&at)?;
+            check_shared_object(objects, v, at)?;
+        }
+        Ok(())
+    }
+}
+
+impl Parameter {
+    fn validate(&self, here: &str) -> Result<(), ManifestProblem> {
+        let identifier = self.name.len() <= MAX_PARAMETER_NAME
+            && self
+                .name
+                .starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !identifier {
+            return Err(ManifestProblem::BadParameterName {
+                where_: here.to_string(),
+                name: self.name.clone(),
+            });
+        }
+        let at = format!("{here} parameter {}", quote(&self.name));
+        text(&at, "description", &self.description, MAX_DESCRIPTION)?;
+        text(&at, "type", &self.type_name, MAX_SHORT_TEXT)?;
+        text(
+            &at,
+            "unit",
+            self.unit.as_deref().unwrap_or(""),
+            MAX_SHORT_TEXT,
+        )
+    }
+}
+
+impl Variant {
+    fn validate(&self, at: &str) -> Result<(), ManifestProblem> {
+        text(at, "description", &self.description, MAX_DESCRIPTION)?;
+        text(at, "sha256", &self.sha256, MAX_SHORT_TEXT)?;
+        let min_kernel = self.min_kernel.as_deref().unwrap_or("");
+        text(at, "min_kernel", min_kernel, MAX_SHORT_TEXT)?;
+        let bad_path = |problem: String| ManifestProblem::BadObjectPath {
+            where_: at.to_string(),
+            object: self.object.clone(),
+            problem,
+        };
+        super::archive::check_path(self.object.as_bytes()).map_err(|p| bad_path(p.to_string()))?;
+        if self.object == super::MANIFEST_ENTRY {
+            return Err(bad_path("reserved for the manifest".to_string()));
+        }
+        if self.requirements.struct_ops.is_empty() {
+            return Err(ManifestProblem::NoStructOps {
+                where_: at.to_string(),
+                object: self.object.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Variants sharing an object must agree on its size and sha256, and no
+/// object path may be a directory of another (`objects/a`, `objects/a/b`).
+fn check_shared_object<'m>(
+    objects: &mut ObjectUsers<'m>,
+    v: &'m Variant,
+    at: String,
+) -> Result<(), ManifestProblem> {
+    if let Some((first, other)) = objects.first.get(v.object.as_str()) {
+        if first.size != v.size || !first.sha256.eq_ignore_ascii_case(&v.sha256) {
+            return Err(ManifestProblem::ObjectMismatch {
+                where_: at,
+                other: other.clone(),
+                object: v.object.clone(),
+            });
+        }
+        return Ok(());
+    }
+    if let Some(other) = super::archive::path_conflict(&objects.paths, &v.object) {
+        return Err(ManifestProblem::BadObjectPath {
+            where_: at,
+            object: v.object.clone(),
+            problem: format!("{other:?} is a file there: a path cannot be a file and a directory"),
+        });
+    }
+    objects.paths.insert(&v.object);
+    objects.first.insert(&v.object, (v, at));
+    Ok(())
+}
+
+/// A name that can be a directory name and a command-line word.
+pub(crate) fn check_name(what: &'static str, name: &str) -> Result<(), ManifestProblem> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '~'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ManifestProblem::BadName {
+            what,
+            name: name.to_string(),
+        })
+    }
+}
+
+fn duplicate(where_: String, what: &'static str, name: &str) -> ManifestProblem {
+    ManifestProblem::Duplicate {
+        where_,
+        what,
+        name: name.to_string(),
+    }
+}
+
+/// Refuses `value` longer than `max` bytes.
+fn text(where_: &str, what: &'static str, value: &str, max: usize) -> Result<(), ManifestProblem> {
+    if value.len() > max {
+        return Err(ManifestProblem::TooLong {
+            where_: where_.to_string(),
+            what,
+            len: value.len(),
+            max,
+        });
+    }
+    Ok(())
+}
+
+/// Refuses more than `max` items.
+fn count(where_: &str, what: &'static str, n: usize, max: usize) -> Result<(), ManifestProblem> {
+    if n > max {
+        return Err(ManifestProblem::TooMany {
+            where_: where_.to_string(),
+            what,
+            count: n,
+            max,
+        });
+    }
+    Ok(())
+}
+
+/// Refuses JSON in which an object repeats a key (serde_json keeps the last
+/// one silently, so a manifest could say two names). Walks the whole
+/// document once; nesting is bounded by serde_json's recursion limit.
+pub(crate) fn refuse_duplicate_keys(json: &[u8]) -> Result<(), serde_json::Error> {
+    serde_json::from_slice::<UniqueKeys>(json).map(|_| ())
+}
+
+/// Deserializes any JSON value, failing on a repeated key in any object.
+struct UniqueKeys;
+
+impl<'de> Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(UniqueKeysVisitor)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = UniqueKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
+        let mut keys = BTreeSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if keys.contains(&key) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate key {}: each key may appear once",
+                    quote(&key)
+                )));
+            }
+            map.next_value::<UniqueKeys>()?;
+            keys.insert(key);
+        }
+        Ok(UniqueKeys)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<UniqueKeys, A::Error> {
+        while seq.next_element::<UniqueKeys>()?.is_some() {}
+        Ok(UniqueKeys)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_unit<E>(self) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
 }
 
 impl crate::matching::Candidate for Variant {

@@ -17,7 +17,7 @@ pub mod install;
 pub mod manifest;
 pub mod pack;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -25,7 +25,8 @@ use sha2::{Digest, Sha256};
 pub use archive::Limits;
 pub use install::{InstallError, find_installed};
 pub use manifest::{
-    ObjectProvenance, PackageManifest, Parameter, Provenance, Scheduler, SourceManifest, Variant,
+    ManifestProblem, ObjectProvenance, PackageManifest, Parameter, Provenance, Scheduler,
+    SourceManifest, Variant,
 };
 pub use pack::{PackError, PackOptions};
 
@@ -79,6 +80,11 @@ pub enum PackageError {
     },
     #[error("{path}: invalid manifest.json: {reason}")]
     Manifest { path: PathBuf, reason: String },
+    #[error("{path}: invalid manifest.json: {problem}")]
+    Invalid {
+        path: PathBuf,
+        problem: Box<ManifestProblem>,
+    },
 }
 
 /// What is wrong with one entry of a package.
@@ -94,6 +100,10 @@ pub enum EntryProblem {
     Type(&'static str),
     #[error("duplicate entry")]
     Duplicate,
+    #[error("the package also has {0:?}: one path cannot be both a file and a directory")]
+    FileAndDirectory(String),
+    #[error("mode {0:o} has the setuid, setgid or sticky bit: entries are plain 0644 files")]
+    SpecialMode(u32),
     #[error("manifest.json must be the first entry")]
     ManifestNotFirst,
     #[error("more than {0} entries")]
@@ -227,6 +237,12 @@ impl Package {
         mut entries: BTreeMap<String, Vec<u8>>,
     ) -> Result<Self, PackageError> {
         let manifest = parse_manifest(path, &manifest_json)?;
+        manifest
+            .validate()
+            .map_err(|problem| PackageError::Invalid {
+                path: path.to_path_buf(),
+                problem: Box::new(problem),
+            })?;
         let entry_err = |entry: &str, problem| PackageError::Entry {
             path: path.to_path_buf(),
             entry: entry.to_string(),
@@ -341,52 +357,17 @@ impl Package {
         self.objects.values().map(|v| v.len() as u64).sum()
     }
 
-    /// Checks what an installer relies on beyond [`Package::open`]: names
-    /// usable as directory names, unique schedulers and variants, object
-    /// paths that stay inside the package, objects that match their
-    /// manifest entries, and a struct_ops map in every variant.
+    /// Checks the manifest ([`PackageManifest::validate`], which every open
+    /// of an archive or directory runs too) and that every object is present
+    /// and matches its manifest entry.
     pub fn validate(&self) -> Result<(), String> {
-        let m = &self.manifest;
-        check_name("package name", &m.name)?;
-        check_name("package version", &m.version)?;
-        let mut schedulers = BTreeSet::new();
-        for s in &m.schedulers {
-            check_name("scheduler name", &s.name)?;
-            if !schedulers.insert(&s.name) {
-                return Err(format!("scheduler {:?} is listed twice", s.name));
-            }
-            if s.variants.is_empty() {
-                return Err(format!("scheduler {:?} has no variant", s.name));
-            }
-            let mut variants = BTreeSet::new();
-            for v in &s.variants {
-                check_name("variant name", &v.name)?;
-                if !variants.insert(&v.name) {
-                    return Err(format!(
-                        "scheduler {:?}: variant {:?} is listed twice",
-                        s.name, v.name
-                    ));
-                }
-                archive::check_path(v.object.as_bytes())
-                    .map_err(|p| format!("object path {:?}: {p}", v.object))?;
-                if v.object == MANIFEST_ENTRY {
-                    return Err(format!("object path {:?} is reserved", v.object));
-                }
-                let data = self
-                    .objects
-                    .get(&v.object)
-                    .ok_or_else(|| format!("object {:?}: {}", v.object, EntryProblem::Missing))?;
-                check_object(v, data).map_err(|p| format!("object {:?}: {p}", v.object))?;
-                if v.requirements.struct_ops.is_empty() {
-                    return Err(format!(
-                        "{}: no struct_ops map: not a sched_ext scheduler",
-                        v.object
-                    ));
-                }
-            }
-        }
-        if schedulers.is_empty() {
-            return Err("the package holds no scheduler".to_string());
+        self.manifest.validate().map_err(|p| p.to_string())?;
+        for v in self.manifest.schedulers.iter().flat_map(|s| &s.variants) {
+            let data = self
+                .objects
+                .get(&v.object)
+                .ok_or_else(|| format!("object {:?}: {}", v.object, EntryProblem::Missing))?;
+            check_object(v, data).map_err(|p| format!("object {:?}: {p}", v.object))?;
         }
         Ok(())
     }
@@ -406,6 +387,7 @@ fn parse_manifest(path: &Path, json: &[u8]) -> Result<PackageManifest, PackageEr
         path: path.to_path_buf(),
         reason,
     };
+    manifest::refuse_duplicate_keys(json).map_err(|e| bad(e.to_string()))?;
     let value: serde_json::Value = serde_json::from_slice(json).map_err(|e| bad(e.to_string()))?;
     let version = value
         .get("schema_version")
@@ -451,20 +433,8 @@ fn check_object(variant: &Variant, data: &[u8]) -> Result<(), EntryProblem> {
 }
 
 /// A name that can be a directory name and a command-line word.
-pub(crate) fn check_name(what: &str, name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '~'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what} {name:?} is not allowed: use 1-64 of A-Z a-z 0-9 . _ - + ~, starting with a letter or digit"
-        ))
-    }
+pub(crate) fn check_name(what: &'static str, name: &str) -> Result<(), String> {
+    manifest::check_name(what, name).map_err(|p| p.to_string())
 }
 
 /// Reads a regular file of at most `limit` bytes (checked before reading).

@@ -1,7 +1,7 @@
 //! Unit tests of the package reader and writer: round trip, determinism,
 //! and every kind of bad archive, on archives built here in memory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::path::Path;
 
@@ -452,4 +452,48 @@ fn bare_objects_still_open() {
     assert!(p.is_bare_object());
     assert_eq!(p.manifest.schedulers[0].name, "fifo");
     p.validate().unwrap();
+}
+
+#[test]
+fn a_path_cannot_be_a_file_and_a_directory() {
+    let paths: BTreeSet<String> = ["objects/a", "objects/c/d"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let conflict = |p| archive::path_conflict(&paths, p);
+    assert_eq!(conflict("objects/a/b").as_deref(), Some("objects/a"));
+    assert_eq!(conflict("objects/c").as_deref(), Some("objects/c/d"));
+    assert_eq!(conflict("objects/ab"), None);
+    assert_eq!(conflict("objects/c.o"), None);
+    assert_eq!(conflict("objects/b"), None);
+}
+
+#[test]
+fn manifest_bounds_and_duplicate_keys() {
+    let p = fifo_package();
+    let mut m = p.manifest.clone();
+    m.schedulers[0].description = "x".repeat(manifest::MAX_DESCRIPTION + 1);
+    assert!(matches!(
+        m.validate(),
+        Err(ManifestProblem::TooLong { len: 4097, .. })
+    ));
+    let mut m = p.manifest.clone();
+    let param = Parameter {
+        name: "slice_us".to_string(),
+        type_name: "u64".to_string(),
+        default: 0.into(),
+        description: String::new(),
+        unit: None,
+    };
+    m.schedulers[0].parameters = vec![param.clone(), param];
+    assert!(matches!(
+        m.validate(),
+        Err(ManifestProblem::Duplicate {
+            what: "parameter",
+            ..
+        })
+    ));
+    manifest::refuse_duplicate_keys(br#"{"a": [{"b": 1}, {"b": 2}], "c": {"b": 3}}"#).unwrap();
+    let err = manifest::refuse_duplicate_keys(br#"{"a": [{"b": 1, "b": 2}]}"#).unwrap_err();
+    assert!(err.to_string().contains("duplicate key \"b\""), "{err}");
 }

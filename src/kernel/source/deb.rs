@@ -5,6 +5,14 @@
 //! an ELF `vmlinux`/`vmlinux-*` (`-dbg` packages). That file is then read like
 //! any other kernel source. Nothing is extracted to disk; the decompressed
 //! stream is capped.
+//!
+//! Hostile archives are bounded (`docs/limits.md`): a GNU
+//! long name or pax record is read only up to [`MAX_NAME_RECORD`] bytes, at
+//! most [`MAX_LISTED`] top-level names are kept for messages, each cut to
+//! [`MAX_SHOWN`] characters, and the kernel file is read once, into one
+//! buffer, after its declared size is checked ([`MAX_BZIMAGE`] for a
+//! vmlinuz, the decompression limit for an ELF vmlinux). When the control
+//! member's `md5sums` lists no kernel file, `data.tar` is not decompressed.
 
 use std::cell::Cell;
 use std::collections::BTreeSet;
@@ -27,6 +35,13 @@ const SNIFF_PREFIX: u64 = 8 << 20;
 const MD5SUMS_LIMIT: u64 = 16 << 20;
 /// Entries named in a "no kernel" error.
 const MAX_LISTED: usize = 20;
+/// Characters of one name, or of a decoder's message, shown in an error.
+const MAX_SHOWN: usize = 200;
+/// Largest GNU long-name or pax extended-header record read (a path is at
+/// most 4096 bytes on Linux; pax records carry a few more fields).
+pub(super) const MAX_NAME_RECORD: u64 = 64 << 10;
+/// Largest `vmlinuz` (bzImage) read from a `.deb`: real ones are 10-20 MB.
+pub(super) const MAX_BZIMAGE: u64 = 256 << 20;
 
 /// One `ar` member: its name and data, bounds-checked.
 #[derive(Debug, Clone, Copy)]
@@ -46,12 +61,7 @@ pub(super) fn is_deb(bytes: &[u8]) -> bool {
 /// `.deb` → (kind, release, BTF) of the kernel inside.
 pub(super) fn extract(path: &Path, bytes: &[u8], limits: Limits) -> Result<Extracted, SourceError> {
     let members = ar_members(path, bytes)?;
-    let Some(data) = members.iter().find(|m| m.name.starts_with("data.tar")) else {
-        return Err(SourceError::DebNoData {
-            path: path.to_path_buf(),
-            members: members.iter().map(|m| m.name.to_owned()).collect(),
-        });
-    };
+    let data = data_member(path, &members)?;
     let (member, kernel) = find_kernel(path, data, limits)?;
     let inner_path = PathBuf::from(format!("{}:{member}", path.display()));
     let (inner, release, btf) = super::extract(&inner_path, &kernel, limits, false)?;
@@ -70,13 +80,43 @@ pub(super) fn kernel_image(
     limits: Limits,
 ) -> Result<(String, Vec<u8>), SourceError> {
     let members = ar_members(path, bytes)?;
-    let Some(data) = members.iter().find(|m| m.name.starts_with("data.tar")) else {
-        return Err(SourceError::DebNoData {
-            path: path.to_path_buf(),
-            members: members.iter().map(|m| m.name.to_owned()).collect(),
-        });
-    };
+    let data = data_member(path, &members)?;
     find_kernel(path, data, limits)
+}
+
+/// The error for a `.deb` without `data.tar`, naming its first members.
+fn no_data(path: &Path, members: &[Member<'_>]) -> SourceError {
+    SourceError::DebNoData {
+        path: path.to_path_buf(),
+        members: members
+            .iter()
+            .take(MAX_LISTED)
+            .map(|m| m.name.to_owned())
+            .collect(),
+    }
+}
+
+/// The data member of a `.deb`, unless its control `md5sums` shows that
+/// no kernel is inside (then decompressing `data.tar` would be wasted work).
+fn data_member<'m, 'a>(
+    path: &Path,
+    members: &'m [Member<'a>],
+) -> Result<&'m Member<'a>, SourceError> {
+    let Some(data) = members.iter().find(|m| m.name.starts_with("data.tar")) else {
+        return Err(no_data(path, members));
+    };
+    let listed = members
+        .iter()
+        .find(|m| m.name.starts_with("control.tar"))
+        .and_then(|control| listed_files(control.data));
+    match listed {
+        Some(files) if !files.iter().any(|f| is_kernel_name(f)) => Err(SourceError::DebNoKernel {
+            path: path.to_path_buf(),
+            entries: files.len() as u64,
+            top_level: top_level_of(files.iter().map(|f| (f.as_str(), false))),
+        }),
+        _ => Ok(data),
+    }
 }
 
 /// All `ar` members, or an error naming the offset of the first bad one.
@@ -153,9 +193,11 @@ fn find_kernel(
     );
     let scan = scan_tar(reader, limits.max_output);
     match scan {
-        Err(_) if exceeded.get() => Err(member_err(format!(
-            "decompresses to more than {stream_limit} bytes without a kernel: stopped (corrupt or hostile input)"
-        ))),
+        Err(_) if exceeded.get() => Err(SourceError::DebStreamTooLarge {
+            path: path.to_path_buf(),
+            member: data.name.to_owned(),
+            limit: stream_limit,
+        }),
         Err(reason) => Err(member_err(reason)),
         Ok(TarScan::Found { name, bytes }) => Ok((name, bytes)),
         Ok(TarScan::NoKernel { entries, top_level }) => Err(SourceError::DebNoKernel {
@@ -201,43 +243,124 @@ enum TarScan {
 
 /// Walks the tar entries; reads the first kernel-named regular file whose
 /// content is a bzImage or ELF. Errors are the tar or decoder message.
+///
+/// Entries are read raw: GNU long names and pax paths are read here, within
+/// [`MAX_NAME_RECORD`], rather than whole by the tar crate.
 fn scan_tar(reader: impl Read, max_member: u64) -> Result<TarScan, String> {
     let mut archive = tar::Archive::new(reader);
     let mut top_level = BTreeSet::new();
     let mut entries = 0u64;
-    for entry in archive.entries().map_err(|e| one_line(&e))? {
+    let mut long_name = None;
+    for entry in archive.entries().map_err(|e| one_line(&e))?.raw(true) {
         let mut entry = entry.map_err(|e| one_line(&e))?;
-        entries += 1;
-        let name = normalize(&entry.path_bytes());
-        let is_dir = entry.header().entry_type().is_dir();
-        if let Some(top) = top_component(&name, is_dir) {
-            top_level.insert(top);
+        let kind = entry.header().entry_type();
+        if kind.is_gnu_longname() || kind.is_pax_local_extensions() {
+            long_name = long_name_record(&mut entry, entries)?.or(long_name);
+            continue;
         }
-        if !entry.header().entry_type().is_file() || !is_kernel_name(&name) {
+        if kind.is_gnu_longlink() || kind.is_pax_global_extensions() {
+            continue; // skipped unread: a link target or global defaults
+        }
+        entries += 1;
+        let raw = long_name
+            .take()
+            .unwrap_or_else(|| entry.path_bytes().into_owned());
+        let name = normalize(&raw);
+        if let Some(top) = top_component(&name, kind.is_dir()) {
+            keep_smallest(&mut top_level, top);
+        }
+        if !kind.is_file() || !is_kernel_name(&name) {
             continue;
         }
         if let Some(bytes) = read_if_kernel(&mut entry, &name, max_member)? {
             return Ok(TarScan::Found { name, bytes });
         }
     }
-    let top_level = top_level.into_iter().take(MAX_LISTED).collect();
+    let top_level = top_level.into_iter().collect();
     Ok(TarScan::NoKernel { entries, top_level })
 }
 
-/// Reads a tar entry if its first bytes are a bzImage or an ELF.
-fn read_if_kernel(entry: &mut impl Read, name: &str, max: u64) -> Result<Option<Vec<u8>>, String> {
-    let mut head = Vec::with_capacity(4096);
+/// The path a GNU long-name or pax record gives the next entry, read only
+/// if the record is at most [`MAX_NAME_RECORD`] bytes.
+fn long_name_record<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+    index: u64,
+) -> Result<Option<Vec<u8>>, String> {
+    let size = entry.size();
+    if size > MAX_NAME_RECORD {
+        return Err(format!(
+            "entry {index} has a {size}-byte long-name or pax record, over the {MAX_NAME_RECORD}-byte limit: corrupt or hostile archive"
+        ));
+    }
+    if entry.header().entry_type().is_gnu_longname() {
+        let mut name = read_bounded(entry, size, MAX_NAME_RECORD)
+            .map_err(|_| format!("entry {index}: unreadable long-name record"))?;
+        if name.last() == Some(&0) {
+            name.pop();
+        }
+        return Ok(Some(name));
+    }
+    let pax = entry.pax_extensions().map_err(|e| one_line(&e))?;
+    let path = pax.into_iter().flatten().find_map(|ext| {
+        let ext = ext.ok()?;
+        (ext.key_bytes() == b"path").then(|| ext.value_bytes().to_vec())
+    });
+    Ok(path)
+}
+
+/// Adds `name` to `set`, keeping only the [`MAX_LISTED`] smallest.
+fn keep_smallest(set: &mut BTreeSet<String>, name: String) {
+    set.insert(name);
+    if set.len() > MAX_LISTED {
+        set.pop_last();
+    }
+}
+
+/// The first top-level names of `(path, is_dir)` items, for a message.
+fn top_level_of<'p>(items: impl Iterator<Item = (&'p str, bool)>) -> Vec<String> {
+    let mut set = BTreeSet::new();
+    for (path, is_dir) in items {
+        if let Some(top) = top_component(&normalize(path.as_bytes()), is_dir) {
+            keep_smallest(&mut set, top);
+        }
+    }
+    set.into_iter().collect()
+}
+
+/// Reads a tar entry if its first bytes are a bzImage or an ELF, into one
+/// buffer sized from its header: at most [`MAX_BZIMAGE`] for a bzImage and
+/// `max` for an ELF vmlinux, checked before the rest is read.
+fn read_if_kernel<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+    name: &str,
+    max: u64,
+) -> Result<Option<Vec<u8>>, String> {
+    let size = entry.size();
+    let mut bytes = Vec::with_capacity(4096);
     entry
         .take(4096)
-        .read_to_end(&mut head)
+        .read_to_end(&mut bytes)
         .map_err(|e| format!("{name}: {}", one_line(&e)))?;
-    if !matches!(sniff(&head), Some(Format::BzImage | Format::Elf)) {
-        return Ok(None);
+    let limit = match sniff(&bytes) {
+        Some(Format::BzImage) => MAX_BZIMAGE.min(max),
+        Some(Format::Elf) => max,
+        _ => return Ok(None),
+    };
+    if size > limit {
+        return Err(format!(
+            "{name}: {size} bytes, over the {limit}-byte limit for a kernel image (see SCXPACK_MAX_DECOMPRESSED): corrupt or hostile package"
+        ));
     }
-    let rest = read_bounded(entry, 16 << 20, max.saturating_sub(head.len() as u64))
-        .map_err(|_| format!("{name}: larger than the {max}-byte limit, or unreadable"))?;
-    head.extend_from_slice(&rest);
-    Ok(Some(head))
+    let want = usize::try_from(size)
+        .unwrap_or(0)
+        .saturating_sub(bytes.len());
+    bytes.try_reserve_exact(want).map_err(|_| {
+        format!("{name}: out of memory reserving {size} bytes for the kernel image")
+    })?;
+    entry
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{name}: {}", one_line(&e)))?;
+    Ok(Some(bytes))
 }
 
 /// `./boot/vmlinuz-x` → `boot/vmlinuz-x`, control characters escaped.
@@ -246,19 +369,30 @@ fn normalize(raw: &[u8]) -> String {
     error::one_line(text.trim_start_matches("./").trim_start_matches('/'))
 }
 
-/// An error's message on one line.
+/// An error's message on one line, cut to [`MAX_SHOWN`] characters.
 fn one_line(e: &impl std::fmt::Display) -> String {
-    error::one_line(&e.to_string())
+    shorten(error::one_line(&e.to_string()))
 }
 
-/// `usr/lib/x` → `usr/`, directory `etc/` → `etc/`; a top-level file keeps its name.
-fn top_component(name: &str, is_dir: bool) -> Option<String> {
-    match name.split_once('/') {
-        _ if name.is_empty() || name == "." => None,
-        Some((top, _)) => Some(format!("{top}/")),
-        None if is_dir => Some(format!("{name}/")),
-        None => Some(name.to_owned()),
+/// `text` cut to [`MAX_SHOWN`] characters, saying how long it was.
+fn shorten(text: String) -> String {
+    if text.chars().count() <= MAX_SHOWN {
+        return text;
     }
+    let head: String = text.chars().take(MAX_SHOWN).collect();
+    format!("{head}... ({} bytes)", text.len())
+}
+
+/// `usr/lib/x` → `usr/`, directory `etc/` → `etc/`; a top-level file keeps
+/// its name (cut to [`MAX_SHOWN`] characters).
+fn top_component(name: &str, is_dir: bool) -> Option<String> {
+    let top = match name.split_once('/') {
+        _ if name.is_empty() || name == "." => return None,
+        Some((top, _)) => format!("{top}/"),
+        None if is_dir => format!("{name}/"),
+        None => name.to_owned(),
+    };
+    Some(shorten(top))
 }
 
 /// File names a kernel ships under: `vmlinuz*`, `vmlinux`, `vmlinux-*`
@@ -290,8 +424,14 @@ pub(super) fn file_may_hold_kernel(file: &mut File) -> bool {
 
 /// `Some(listed)` if the control tar has `md5sums`, `None` if not or unreadable.
 fn control_lists_kernel(control: &[u8]) -> Option<bool> {
+    listed_files(control).map(|files| files.iter().any(|f| is_kernel_name(f)))
+}
+
+/// The files the control tar's `md5sums` lists, or `None` without one (or
+/// when it cannot be read within [`MD5SUMS_LIMIT`]).
+fn listed_files(control: &[u8]) -> Option<Vec<String>> {
     let mut archive = tar::Archive::new(tar_decoder(control).ok()?);
-    for entry in archive.entries().ok()? {
+    for entry in archive.entries().ok()?.raw(true) {
         let mut entry = entry.ok()?;
         if normalize(&entry.path_bytes()) != "md5sums" {
             continue;
@@ -304,7 +444,7 @@ fn control_lists_kernel(control: &[u8]) -> Option<bool> {
                 .trim_end()
                 .to_owned()
         };
-        return Some(text.lines().any(|line| is_kernel_name(&path_of(line))));
+        return Some(text.lines().map(path_of).collect());
     }
     None
 }

@@ -4,7 +4,10 @@
 //! 4-byte little-endian decompressed size (`size_append` in the kernel's
 //! Makefile); it is checked against the cap before decompressing, and each
 //! decoder reads a single stream so that trailer is ignored. Output is capped:
-//! past the limit decoding stops with an error, so no input can exhaust memory.
+//! past the limit decoding stops with an error naming the limit, so no input
+//! can exhaust memory. Buffers grow by doubling but never past the limit, so
+//! the peak is the limit itself, not twice it; an allocation the system
+//! refuses is reported as running out of memory, not as corruption.
 
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -41,6 +44,8 @@ pub(super) enum Bounded {
     TooLarge,
     /// The stream is malformed; `produced` bytes had come out.
     Corrupt { produced: u64, reason: String },
+    /// The system refused memory for `wanted` bytes after `produced`.
+    OutOfMemory { produced: u64, wanted: u64 },
 }
 
 impl Bounded {
@@ -54,6 +59,13 @@ impl Bounded {
                 what,
                 produced,
                 reason,
+            },
+            Self::OutOfMemory { produced, wanted } => SourceError::OutOfMemory {
+                path,
+                what,
+                produced,
+                wanted,
+                limit,
             },
         }
     }
@@ -172,7 +184,12 @@ fn zstd_frame(input: &[u8], capacity: u64) -> Result<Vec<u8>, Bounded> {
     };
     let frame_len = zstd::zstd_safe::find_frame_compressed_size(input).map_err(zstd_err)?;
     let frame = input.get(..frame_len).unwrap_or(input);
-    let mut out = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+    let mut out = Vec::new();
+    grow(
+        &mut out,
+        usize::try_from(capacity).unwrap_or(usize::MAX),
+        usize::MAX,
+    )?;
     let decoded = zstd::bulk::Decompressor::new()
         .and_then(|mut decompressor| decompressor.decompress_to_buffer(frame, &mut out));
     match decoded {
@@ -186,15 +203,52 @@ fn zstd_frame(input: &[u8], capacity: u64) -> Result<Vec<u8>, Bounded> {
 }
 
 /// Reads `reader` to its end into memory, failing past `limit` bytes;
-/// `hint` sizes the first allocation.
-pub(super) fn read_bounded(reader: impl Read, hint: u64, limit: u64) -> Result<Vec<u8>, Bounded> {
-    let capacity = usize::try_from(hint.min(limit)).unwrap_or(0);
-    let mut out = Vec::with_capacity(capacity);
-    match reader.take(limit.saturating_add(1)).read_to_end(&mut out) {
-        Ok(_) if out.len() as u64 > limit => Err(Bounded::TooLarge),
-        Ok(_) => Ok(out),
-        Err(e) => Err(corrupt(out.len() as u64)(e)),
+/// `hint` sizes the first allocation. The buffer never grows past `limit`.
+pub(super) fn read_bounded(
+    mut reader: impl Read,
+    hint: u64,
+    limit: u64,
+) -> Result<Vec<u8>, Bounded> {
+    let ceiling = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut out = Vec::new();
+    grow(
+        &mut out,
+        usize::try_from(hint.min(limit)).unwrap_or(0),
+        ceiling,
+    )?;
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => return Ok(out),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(corrupt(out.len() as u64)(e)),
+        };
+        if (out.len() + n) as u64 > limit {
+            return Err(Bounded::TooLarge);
+        }
+        grow(&mut out, n, ceiling)?;
+        out.extend_from_slice(&chunk[..n]);
     }
+}
+
+/// Makes room for `extra` more bytes in `out`: doubling, but never past
+/// `ceiling` bytes of capacity, and failing (not aborting) when the system
+/// refuses the memory.
+fn grow(out: &mut Vec<u8>, extra: usize, ceiling: usize) -> Result<(), Bounded> {
+    let needed = out.len().saturating_add(extra);
+    if needed <= out.capacity() {
+        return Ok(());
+    }
+    let target = out
+        .capacity()
+        .saturating_mul(2)
+        .clamp(needed, ceiling.max(needed));
+    out.try_reserve_exact(target - out.len())
+        .map_err(|_| Bounded::OutOfMemory {
+            produced: out.len() as u64,
+            wanted: target as u64,
+        })
 }
 
 fn corrupt(produced: u64) -> impl Fn(io::Error) -> Bounded {
@@ -208,7 +262,13 @@ fn corrupt(produced: u64) -> impl Fn(io::Error) -> Bounded {
 /// size + an independent LZ4 block of ≤ 8 MiB output; a repeated magic starts a
 /// new stream; the last 4 bytes may be the kernel's appended size.
 fn lz4_legacy(input: &[u8], hint: u64, limit: u64) -> Result<Vec<u8>, Bounded> {
-    let mut out = Vec::with_capacity(usize::try_from(hint.min(limit)).unwrap_or(0));
+    let mut out = Vec::new();
+    let ceiling = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
+    grow(
+        &mut out,
+        usize::try_from(hint.min(limit)).unwrap_or(0),
+        ceiling,
+    )?;
     let mut pos = 0usize;
     while let Some(word) = input.get(pos..pos + 4) {
         let rest = input.len() - (pos + 4);
@@ -239,6 +299,7 @@ fn lz4_block(block: &[u8], out: &mut Vec<u8>, limit: u64) -> Result<(), Bounded>
     let start = out.len();
     let allowed = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
     let room = allowed.saturating_sub(start).min(LZ4_LEGACY_BLOCK);
+    grow(out, room, allowed)?;
     out.resize(start + room, 0);
     let result = lz4_flex::block::decompress_into(block, &mut out[start..]);
     match result {
@@ -356,6 +417,33 @@ mod tests {
             matches!(cut, Err(Bounded::Corrupt { .. })),
             "cut stream decoded"
         );
+    }
+
+    #[test]
+    fn buffers_never_grow_past_the_limit_and_refused_memory_is_not_corruption() {
+        let data = vec![7u8; 100_000];
+        let out = read_bounded(&data[..], 0, 100_000).unwrap();
+        assert_eq!(out.len(), 100_000);
+        assert!(out.capacity() <= 100_000, "capacity {}", out.capacity());
+        assert!(matches!(
+            read_bounded(&data[..], 0, 99_999),
+            Err(Bounded::TooLarge)
+        ));
+        let mut v = vec![0u8; 16];
+        let refused = grow(&mut v, usize::MAX / 2, usize::MAX);
+        assert!(
+            matches!(refused, Err(Bounded::OutOfMemory { produced: 16, .. })),
+            "{refused:?}"
+        );
+        let err = refused
+            .unwrap_err()
+            .into_error(Path::new("k"), "xz payload".into(), 1 << 30);
+        let text = err.to_string();
+        assert!(
+            text.contains("out of memory decompressing xz payload"),
+            "{text}"
+        );
+        assert!(!text.contains("corrupt"), "{text}");
     }
 
     #[test]

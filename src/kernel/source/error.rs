@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use super::Compression;
+use super::{Compression, MAX_DECOMPRESSED_ENV};
 
 /// Everything that can go wrong turning a kernel source into BTF.
 #[derive(Debug, thiserror::Error)]
@@ -96,7 +96,7 @@ pub enum SourceError {
     },
 
     #[error(
-        "{}: {what} declares {declared} bytes of output, above the {limit}-byte limit: refusing to decompress (corrupt or hostile input)",
+        "{}: {what} declares {declared} bytes of output, above the {limit}-byte decompression limit: refusing to decompress (corrupt or hostile input; {MAX_DECOMPRESSED_ENV} raises the limit)",
         path.display()
     )]
     DeclaredTooLarge {
@@ -107,7 +107,7 @@ pub enum SourceError {
     },
 
     #[error(
-        "{}: {what} decompresses to more than the {limit}-byte limit: stopped (corrupt or hostile input)",
+        "{}: {what} decompresses to more than the {limit}-byte decompression limit: stopped (corrupt or hostile input; a real kernel stays far below, but {MAX_DECOMPRESSED_ENV} raises the limit)",
         path.display()
     )]
     OutputTooLarge {
@@ -115,6 +115,31 @@ pub enum SourceError {
         what: String,
         limit: u64,
     },
+
+    #[error(
+        "{}: out of memory decompressing {what}: {wanted} bytes refused after {produced} bytes of output (decompression limit {limit} bytes); free memory or lower {MAX_DECOMPRESSED_ENV}",
+        path.display()
+    )]
+    OutOfMemory {
+        path: PathBuf,
+        what: String,
+        produced: u64,
+        wanted: u64,
+        limit: u64,
+    },
+
+    #[error(
+        "{}: .deb member {member} decompresses to more than {limit} bytes (4 times the decompression limit) without a kernel: stopped (corrupt or hostile input; {MAX_DECOMPRESSED_ENV} raises the limit)",
+        path.display()
+    )]
+    DebStreamTooLarge {
+        path: PathBuf,
+        member: String,
+        limit: u64,
+    },
+
+    #[error("{MAX_DECOMPRESSED_ENV}={value:?}: {reason}")]
+    BadLimit { value: String, reason: String },
 
     #[error(
         "{}: the decompressed {compression} payload is not an ELF vmlinux (starts with {})",
