@@ -14,6 +14,7 @@
 
 mod archive;
 pub mod install;
+pub mod installed;
 pub mod manifest;
 pub mod pack;
 
@@ -23,7 +24,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 pub use archive::Limits;
-pub use install::{InstallError, find_installed};
+pub use install::InstallError;
+pub use installed::{Installed, find_installed};
 pub use manifest::{
     ObjectProvenance, PackageManifest, Parameter, Provenance, Scheduler, SourceManifest, Variant,
 };
