@@ -5,6 +5,7 @@
 //! (with its causes) and treats a closed stdout as success.
 
 mod btf;
+mod cache;
 mod check;
 mod inspect;
 mod output;
@@ -49,6 +50,9 @@ enum Command {
     /// Kernel BTF tools.
     #[command(subcommand)]
     Btf(btf::Command),
+    /// The per-user BTF cache of `check` and `probe`.
+    #[command(subcommand)]
+    Cache(cache::Command),
     /// Pack scheduler objects into a deterministic .scxpkg package.
     Pack(package::PackArgs),
     /// Check a package: schema, every entry, every size and sha256.
@@ -71,6 +75,7 @@ pub fn main() -> ExitCode {
         Command::Probe(args) => probe::run(&args),
         Command::Inspect(args) => inspect::run(&args),
         Command::Btf(cmd) => btf::run(&cmd),
+        Command::Cache(cmd) => cache::run(&cmd),
         Command::Pack(args) => package::run_pack(&args),
         Command::Verify(args) => package::run_verify(&args),
         Command::Install(args) => package::run_install(&args),
@@ -109,6 +114,7 @@ struct MatrixInputs {
     packages: Vec<PathBuf>,
     /// Kernels, or directories searched for them: vmlinuz (`check` also takes
     /// ELF vmlinux, raw BTF and kernel .deb files; `vmtest` boots vmlinuz only).
-    #[arg(long = "kernel", required = true, value_name = "PATH")]
+    /// Takes several paths (a shell glob works) and may be repeated.
+    #[arg(long = "kernel", required = true, value_name = "PATH", num_args = 1..)]
     kernels: Vec<PathBuf>,
 }
