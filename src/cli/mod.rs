@@ -25,7 +25,6 @@ pub const EXIT_ERROR: u8 = 1;
 #[derive(Debug, Parser)]
 #[command(
     name = "scxpack",
-    version,
     about = "Ship sched_ext schedulers as prebuilt CO-RE BPF objects"
 )]
 struct Cli {
@@ -70,7 +69,7 @@ enum Command {
 /// Entry point of the `scxpack` binary.
 #[must_use]
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse();
     let result = match cli.command {
         Command::Probe(args) => probe::run(&args),
         Command::Inspect(args) => inspect::run(&args),
@@ -95,6 +94,33 @@ pub fn main() -> ExitCode {
             ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+/// Parses the command line, with `--version` as [`version_text`] says.
+fn parse() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    // Leaked once: clap wants a 'static version and libbpf's is known at run time.
+    let version: &'static str = Box::leak(version_text().into_boxed_str());
+    let matches = Cli::command().version(version).get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// What `scxpack --version` prints after the name: the version, the git
+/// commit it was built from (when known), the libbpf it loads with and the
+/// package schema it reads.
+#[must_use]
+pub fn version_text() -> String {
+    let commit = option_env!("SCXPACK_GIT_COMMIT").unwrap_or("unknown (not built from git)");
+    // SAFETY: libbpf returns a pointer to a static NUL-terminated string.
+    let libbpf =
+        unsafe { std::ffi::CStr::from_ptr(libbpf_rs::libbpf_sys::libbpf_version_string()) };
+    format!(
+        "{}\ncommit: {commit}\nlibbpf: {}\npackage schema: {} (reads {}.x)",
+        env!("CARGO_PKG_VERSION"),
+        libbpf.to_string_lossy(),
+        crate::package::manifest::SCHEMA_VERSION,
+        crate::package::manifest::SCHEMA_MAJOR
+    )
 }
 
 /// `--kernel PATH` as several commands take it.
