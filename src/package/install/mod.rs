@@ -165,19 +165,31 @@ pub fn install_with_hook(
         Existing::Other(version) => Some(version),
     };
 
-    let staged_dir = stage(&staging_dir, package, &manifest_json)?;
-    staged();
-    if target.exists() {
-        let aside = staging_dir.join(format!("{}.aside.{}", m.name, std::process::id()));
-        exchange(&staged_dir, &target, &aside)?;
-        sync_dir(&packages)?;
-        remove_tree(&staged_dir)?;
-    } else {
-        rename_noreplace(&staged_dir, &target)?;
-        sync_dir(&packages)?;
-    }
+    let staged_dir = staging_dir.join(format!("{}.{}", m.name, std::process::id()));
+    let done = stage(&staged_dir, package, &manifest_json).and_then(|()| {
+        staged();
+        put_in_place(&staged_dir, &target)
+    });
+    // What is left in staging is this run's: the new copy when something
+    // failed, the previous version after an upgrade.
+    let cleaned = remove_tree(&staged_dir);
     remove_if_empty(&staging_dir);
+    done.and(cleaned)?;
     Ok(InstallReport { previous, ..report })
+}
+
+/// Makes the complete `staged` directory the package at `target` in one
+/// step; an existing `target` ends up at `staged`.
+fn put_in_place(staged: &Path, target: &Path) -> Result<(), InstallError> {
+    let packages = target.parent().expect("a package directory has a parent");
+    if target.exists() {
+        let mut aside = staged.as_os_str().to_owned();
+        aside.push(".aside");
+        exchange(staged, target, Path::new(&aside))?;
+    } else {
+        rename_noreplace(staged, target)?;
+    }
+    sync_dir(packages)
 }
 
 /// Takes the administrator's install lock (creating its directory).
@@ -251,15 +263,14 @@ fn existing(
     }
 }
 
-/// Writes a complete, synced and verified copy of `package` under
-/// `staging_dir`; returns its directory.
-fn stage(
-    staging_dir: &Path,
-    package: &Package,
-    manifest_json: &[u8],
-) -> Result<PathBuf, InstallError> {
+/// Writes a complete, synced and verified copy of `package` to `staging`
+/// (a new directory in the staging directory).
+fn stage(staging: &Path, package: &Package, manifest_json: &[u8]) -> Result<(), InstallError> {
     let m = &package.manifest;
-    let staging = staging_dir.join(format!("{}.{}", m.name, std::process::id()));
+    let staging_dir = staging
+        .parent()
+        .expect("staging is in the staging directory");
+    let staging = staging.to_path_buf();
     remove_tree(&staging)?;
     make_dirs(&staging)?;
     write_file(&staging.join(super::MANIFEST_ENTRY), manifest_json)?;
@@ -285,7 +296,7 @@ fn stage(
         name: m.name.clone(),
         source,
     })?;
-    Ok(staging)
+    Ok(())
 }
 
 /// Removes the package `name` that `scxpack install` installed (never a
