@@ -1,6 +1,6 @@
 //! Package figures: archive size, bytes installed per scheduler, and the
 //! time to pack, to verify (open an `.scxpkg` with full verification) and
-//! to install (verify + stage + fsync + rename + index).
+//! to install (verify + stage + fsync + renameat2 into place).
 //!
 //! Run with `cargo bench --bench package`. It prints figures; it is not a
 //! timed test. `SCXPACK_BENCH_RUNS` sets the number of timed runs (default
