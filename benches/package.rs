@@ -1,6 +1,6 @@
 //! Package figures: archive size, bytes installed per scheduler, and the
 //! time to pack, to verify (open an `.scxpkg` with full verification) and
-//! to install (verify + stage + fsync + rename + index).
+//! to install (verify + stage + fsync + renameat2 into place).
 //!
 //! Run with `cargo bench --bench package`. It prints figures; it is not a
 //! timed test. `SCXPACK_BENCH_RUNS` sets the number of timed runs (default
@@ -58,7 +58,7 @@ fn main() {
         n += 1;
         let root = tmp.join(format!("root-{n}"));
         let p = Package::open(&path).expect("open");
-        black_box(install::install(&root, &p).expect("install"));
+        black_box(install::install(&root, &p, install::Location::Admin).expect("install"));
     });
     let root = tmp.join("root-1");
     let upgrade_time = time(runs, || {
@@ -71,7 +71,7 @@ fn main() {
             .map(|(k, v)| (k.to_string(), v.to_vec()))
             .collect();
         let next = Package::new(manifest, objects);
-        black_box(install::install(&root, &next).expect("upgrade"));
+        black_box(install::install(&root, &next, install::Location::Admin).expect("upgrade"));
     });
 
     println!(

@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::{scxpack, scxpack_env, temp_dir};
-use scxpack::package::install::{self, InstallError};
-use scxpack::package::{Package, PackageManifest, find_installed};
+use scxpack::package::install::{self, InstallError, Location};
+use scxpack::package::{Installed, Package, PackageManifest, find_installed};
 
 const EPOCH: &str = "1700000000";
 
@@ -457,7 +457,7 @@ fn verify_accepts_packages_installed_dirs_and_bare_objects() {
     assert!(out.contains("bare BPF object"), "{out}");
     let root = dir.join("root");
     succeeds(&["install", s(&pkg), "--root", s(&root)]);
-    let installed = install::lib_dir(&root).join("packages/scxpack-schedulers/1.0.0");
+    let installed = admin(&root).join("scxpack-schedulers");
     succeeds(&["verify", s(&installed)]);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -657,6 +657,11 @@ fn refuses_unsafe_entries_and_installs_nothing() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The administrator's packages directory under `root`.
+fn admin(root: &Path) -> PathBuf {
+    Location::Admin.packages_dir(root)
+}
+
 #[test]
 fn install_list_info_uninstall() {
     let dir = temp_dir("pkg-install");
@@ -668,8 +673,7 @@ fn install_list_info_uninstall() {
 
     let out = succeeds(&["install", s(&pkg), "--root", s(&root)]);
     assert!(out.contains("installed scxpack-schedulers 1.0.0"), "{out}");
-    let lib = install::lib_dir(&root);
-    let pkg_dir = lib.join("packages/scxpack-schedulers/1.0.0");
+    let pkg_dir = admin(&root).join("scxpack-schedulers");
     // The installed tree is the archive's content, byte for byte, mode 0644.
     let mut want: Vec<String> = entries(&pkg).into_iter().map(|(n, _)| n).collect();
     want.sort();
@@ -681,14 +685,11 @@ fn install_list_info_uninstall() {
         assert_eq!(mode, 0o644, "{name}");
     }
     assert_eq!(
-        files_under(&lib),
-        std::iter::once("index.json".to_string())
-            .chain(
-                want.iter()
-                    .map(|w| format!("packages/scxpack-schedulers/1.0.0/{w}"))
-            )
+        files_under(&root),
+        want.iter()
+            .map(|w| format!("var/lib/scxpack/packages/scxpack-schedulers/{w}"))
             .collect::<Vec<_>>(),
-        "no lock or staging left behind"
+        "no lock, staging or shared file left behind; nothing under usr/"
     );
 
     let out = succeeds(&["list", "--root", s(&root)]);
@@ -699,8 +700,9 @@ fn install_list_info_uninstall() {
     );
     let json: serde_json::Value =
         serde_json::from_str(&succeeds(&["list", "--root", s(&root), "--json"])).unwrap();
-    assert_eq!(json["format"], "scxpack-index/1");
+    assert_eq!(json["format"], "scxpack-installed/1");
     assert_eq!(json["packages"][0]["version"], "1.0.0");
+    assert_eq!(json["packages"][0]["location"], "admin");
     assert_eq!(json["packages"][0]["schedulers"], serde_json::json!(names));
 
     // info by package name, by scheduler name, by file; text and JSON.
@@ -758,7 +760,7 @@ fn install_list_info_uninstall() {
         out.contains("uninstalled scxpack-schedulers 1.0.0"),
         "{out}"
     );
-    assert_eq!(files_under(&lib), ["index.json"]);
+    assert_eq!(files_under(&root), Vec::<String>::new());
     let out = succeeds(&["list", "--root", s(&root)]);
     assert!(out.contains("no packages installed"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
@@ -773,9 +775,15 @@ fn upgrade_replaces_the_old_version_and_reinstall_is_idempotent() {
     succeeds(&["install", s(&v1), "--root", s(&root)]);
     let out = succeeds(&["install", s(&v2), "--root", s(&root)]);
     assert!(out.contains("2.0.0 (replacing 1.0.0)"), "{out}");
-    let base = install::lib_dir(&root).join("packages/scxpack-schedulers");
-    assert_eq!(files_under(&base.join("1.0.0")), Vec::<String>::new());
-    assert!(base.join("2.0.0/manifest.json").is_file());
+    let installed = admin(&root).join("scxpack-schedulers");
+    assert_eq!(
+        Package::open_dir(&installed).unwrap().manifest.version,
+        "2.0.0"
+    );
+    assert!(
+        !admin(&root).join(".staging").exists(),
+        "the previous version was not removed"
+    );
     let out = succeeds(&["install", s(&v2), "--root", s(&root)]);
     assert!(out.contains("already installed"), "{out}");
     // Same version, other content: refused, the installed one kept.
@@ -797,10 +805,10 @@ fn upgrade_replaces_the_old_version_and_reinstall_is_idempotent() {
         err.contains("already installed with different content"),
         "{err}"
     );
-    let index = install::read_index(&root).unwrap();
-    assert_eq!(index.packages.len(), 1);
-    assert_eq!(index.packages[0].version, "2.0.0");
-    // Another package may not take over an installed scheduler.
+    let found = Installed::scan(&root).unwrap();
+    assert_eq!(found.packages.len(), 1);
+    assert_eq!(found.packages[0].version(), "2.0.0");
+    // Another administrator's package may not take over an installed scheduler.
     let fifo_pkg = dir.join("fifo.scxpkg");
     pack(&dir.join("src-2.0.0/bpf-objects/fifo"), &fifo_pkg, &[]);
     let err = fails(&["install", s(&fifo_pkg), "--root", s(&root)]);
@@ -811,6 +819,33 @@ fn upgrade_replaces_the_old_version_and_reinstall_is_idempotent() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Environment of [`killed_install_child`]: `ROOT PACKAGE MARKER`.
+const CHILD_ENV: &str = "SCXPACK_TEST_KILLED_INSTALL";
+
+/// Not a test on its own: the process [`install_killed_midway_keeps_the_previous_version`]
+/// starts and kills. It installs through the library with a hook that
+/// writes the marker once the new version is staged, then waits.
+#[test]
+#[ignore = "run by install_killed_midway_keeps_the_previous_version"]
+fn killed_install_child() {
+    let Some(args) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
+    let args = args.to_str().unwrap().to_string();
+    let [root, pkg, marker]: [&str; 3] = args
+        .split('\n')
+        .collect::<Vec<_>>()
+        .try_into()
+        .expect("ROOT\nPACKAGE\nMARKER");
+    let package = Package::open(Path::new(pkg)).unwrap();
+    install::install_with_hook(Path::new(root), &package, Location::Admin, &mut || {
+        std::fs::write(marker, "staged").unwrap();
+        std::thread::sleep(Duration::from_secs(60));
+    })
+    .unwrap();
+    panic!("the parent test should have killed this install");
+}
+
 #[test]
 fn install_killed_midway_keeps_the_previous_version() {
     let dir = temp_dir("pkg-killed");
@@ -819,9 +854,17 @@ fn install_killed_midway_keeps_the_previous_version() {
     let root = dir.join("root");
     succeeds(&["install", s(&v1), "--root", s(&root)]);
     let marker = dir.join("paused");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scxpack"))
-        .args(["install", s(&v2), "--root", s(&root)])
-        .env(install::PAUSE_ENV, &marker)
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "killed_install_child",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(
+            CHILD_ENV,
+            format!("{}\n{}\n{}", s(&root), s(&v2), s(&marker)),
+        )
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -840,19 +883,20 @@ fn install_killed_midway_keeps_the_previous_version() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
 
-    let lib = install::lib_dir(&root);
-    // The new version was complete on disk, but never listed.
+    let packages = admin(&root);
+    // The new version was complete on disk, but not in force.
+    let staged: Vec<String> = files_under(&packages.join(".staging"));
     assert!(
-        lib.join("packages/scxpack-schedulers/2.0.0/manifest.json")
-            .is_file()
+        staged.iter().any(|f| f.ends_with("manifest.json")),
+        "{staged:?}"
     );
     assert!(
-        lib.join(install::LOCK_FILE).exists(),
+        install::layout::lock_file(&root).exists(),
         "the killed install held the lock"
     );
     let out = succeeds(&["list", "--root", s(&root)]);
     assert!(out.contains("1.0.0") && !out.contains("2.0.0"), "{out}");
-    succeeds(&["verify", s(&lib.join("packages/scxpack-schedulers/1.0.0"))]);
+    succeeds(&["verify", s(&packages.join("scxpack-schedulers"))]);
     let m = read_manifest(&v1);
     let (package, _) = find_installed(&root, &m.schedulers[0].name).unwrap();
     assert_eq!(package.manifest.version, "1.0.0");
@@ -860,11 +904,11 @@ fn install_killed_midway_keeps_the_previous_version() {
     // The next install takes the stale lock over, cleans up and completes.
     let out = succeeds(&["install", s(&v2), "--root", s(&root)]);
     assert!(out.contains("2.0.0 (replacing 1.0.0)"), "{out}");
-    let files = files_under(&lib);
+    let files = files_under(&root);
     assert!(
         files
             .iter()
-            .all(|f| f == "index.json" || f.starts_with("packages/scxpack-schedulers/2.0.0/")),
+            .all(|f| f.starts_with("var/lib/scxpack/packages/scxpack-schedulers/")),
         "{files:?}"
     );
     let _ = std::fs::remove_dir_all(&dir);
@@ -875,15 +919,16 @@ fn stale_staging_is_cleaned_and_a_live_lock_is_respected() {
     let dir = temp_dir("pkg-lock");
     let pkg = packed(&dir, "1.0.0");
     let root = dir.join("root");
-    let lib = install::lib_dir(&root);
-    // Leftovers of a crashed run: a staging dir and an unlisted version.
-    std::fs::create_dir_all(lib.join(".staging/scxpack-schedulers-0.9.1234/objects")).unwrap();
+    let packages = admin(&root);
+    // Leftovers of a crashed run: a staging dir.
+    std::fs::create_dir_all(packages.join(".staging/scxpack-schedulers.1234/objects")).unwrap();
     std::fs::write(
-        lib.join(".staging/scxpack-schedulers-0.9.1234/manifest.json"),
+        packages.join(".staging/scxpack-schedulers.1234/manifest.json"),
         b"{",
     )
     .unwrap();
-    std::fs::create_dir_all(lib.join("packages/old/0.1")).unwrap();
+    // A directory scxpack did not create: found damaged, left alone.
+    std::fs::create_dir_all(packages.join("old")).unwrap();
     // A lock held by a live process (this test): install must refuse.
     let me = std::process::id();
     let stat = std::fs::read_to_string(format!("/proc/{me}/stat")).unwrap();
@@ -895,7 +940,8 @@ fn stale_staging_is_cleaned_and_a_live_lock_is_respected() {
         .nth(19)
         .unwrap()
         .to_string();
-    std::fs::write(lib.join(install::LOCK_FILE), format!("{me} {started}\n")).unwrap();
+    let lock = install::layout::lock_file(&root);
+    std::fs::write(&lock, format!("{me} {started}\n")).unwrap();
     let err = fails(&["install", s(&pkg), "--root", s(&root)]);
     assert!(
         err.contains("another scxpack install") && err.contains(&format!("pid {me}")),
@@ -903,15 +949,22 @@ fn stale_staging_is_cleaned_and_a_live_lock_is_respected() {
     );
     let err = fails(&["uninstall", "scxpack-schedulers", "--root", s(&root)]);
     assert!(
-        err.contains("another scxpack install") || err.contains("no installed package"),
+        err.contains("another scxpack install") || err.contains("no package named"),
         "{err}"
     );
-    assert!(!lib.join("packages/scxpack-schedulers").exists());
-    std::fs::remove_file(lib.join(install::LOCK_FILE)).unwrap();
+    assert!(!packages.join("scxpack-schedulers").exists());
+    std::fs::remove_file(&lock).unwrap();
 
     succeeds(&["install", s(&pkg), "--root", s(&root)]);
-    assert!(!lib.join(".staging").exists(), "stale staging left");
-    assert!(!lib.join("packages/old").exists(), "unlisted version left");
+    assert!(!packages.join(".staging").exists(), "stale staging left");
+    assert!(packages.join("old").is_dir(), "removed a foreign directory");
+    let (code, out, err) = scxpack(&["list", "--root", s(&root)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("scxpack-schedulers"), "{out}");
+    assert!(
+        err.contains("warning") && err.contains("old") && err.contains("not a valid package"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -953,4 +1006,29 @@ fn library_open_agrees_with_the_cli() {
     let objects: BTreeMap<&str, usize> = p.objects().map(|(k, v)| (k, v.len())).collect();
     assert_eq!(objects.len(), entries(&pkg).len() - 1);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_file_appearing_in_the_way_fails_the_install_and_leaves_no_staging() {
+    let dir = temp_dir("pkg-in-the-way");
+    let v1 = packed(&dir, "1.0.0");
+    let root = dir.join("root");
+    let package = Package::open(&v1).unwrap();
+    let packages = root.join("var/lib/scxpack/packages");
+    let target = packages.join(&package.manifest.name);
+    // After staging and before the switch, a file takes the package's place.
+    let err = install::install_with_hook(&root, &package, Location::Admin, &mut || {
+        std::fs::write(&target, b"not ours").unwrap();
+    })
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("is not a package directory"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&target).unwrap(), b"not ours");
+    let staging = packages.join(".staging");
+    let left: Vec<_> = std::fs::read_dir(&staging)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "staging left behind: {left:?}");
 }

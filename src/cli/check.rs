@@ -1,6 +1,7 @@
-//! `scxpack check PKG... --kernel PATH...`: the offline compatibility matrix.
+//! `scxpack check PKG... [--installed] --kernel PATH...`: the offline
+//! compatibility matrix.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -8,8 +9,7 @@ use anyhow::Context;
 use super::output::{print_json, print_json_line};
 use crate::check::{self, report};
 use crate::exit_status::ExitStatus;
-use crate::kernel::source::default_cache_dir;
-use crate::package::Package;
+use crate::package::{Installed, Package};
 
 #[derive(Debug, clap::Args)]
 #[allow(
@@ -17,8 +17,19 @@ use crate::package::Package;
     reason = "independent command-line switches, as clap defines them"
 )]
 pub(crate) struct Args {
-    #[command(flatten)]
-    inputs: super::MatrixInputs,
+    /// Packages (.scxpkg), installed package directories or bare BPF objects (.bpf.o).
+    #[arg(value_name = "PKG", required_unless_present = "installed")]
+    packages: Vec<PathBuf>,
+    /// Kernels, or directories searched for them: vmlinuz, ELF vmlinux, raw
+    /// BTF or kernel .deb. Takes several paths (a shell glob works) and may be repeated.
+    #[arg(long = "kernel", required = true, value_name = "PATH", num_args = 1..)]
+    kernels: Vec<PathBuf>,
+    /// Also check every installed scheduler (as `run NAME` would resolve it).
+    #[arg(long)]
+    installed: bool,
+    /// Root of the installation --installed reads.
+    #[arg(long, value_name = "DIR", default_value = "/", requires = "installed")]
+    root: PathBuf,
     /// Print JSON instead of the table.
     #[arg(long)]
     json: bool,
@@ -42,20 +53,24 @@ pub(crate) struct Args {
     /// scheduler, printed as soon as its kernel is read (completion order).
     #[arg(long, conflicts_with = "json")]
     jsonl: bool,
+    #[command(flatten)]
+    cache: super::cache::CacheArg,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let packages = args
-        .inputs
+    let mut packages = args
         .packages
         .iter()
         .map(|p| Package::open(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let kernels = check::expand_kernels(&args.inputs.kernels)?;
+    if args.installed {
+        packages.extend(installed_packages(&args.root)?);
+    }
+    let kernels = check::expand_kernels(&args.kernels)?;
     anyhow::ensure!(
         !kernels.is_empty(),
         "no kernel images found in {:?}",
-        args.inputs.kernels
+        args.kernels
     );
     let matrix = run_matrix(args, &packages, &kernels)?;
     if args.jsonl {
@@ -99,7 +114,25 @@ fn run_matrix(
         progress,
         on_kernel: args.jsonl.then_some(&stream as &check::KernelSink),
     };
-    let matrix = check::run_with(packages, kernels, default_cache_dir().as_deref(), &opts);
+    let matrix = check::run_with(
+        packages,
+        kernels,
+        args.cache.dir(args.verbose).as_deref(),
+        &opts,
+    );
     super::progress::finish(bar);
     Ok(matrix?)
+}
+
+/// Every installed scheduler, each in the package the resolver picks.
+fn installed_packages(root: &Path) -> anyhow::Result<Vec<Package>> {
+    let installed = Installed::scan(root)?;
+    super::package::warn(&installed, |_| true);
+    let packages = installed.providing_packages();
+    anyhow::ensure!(
+        !packages.is_empty(),
+        "--installed: no installed schedulers (searched {})",
+        crate::package::installed::searched(root)
+    );
+    Ok(packages)
 }

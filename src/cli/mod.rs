@@ -5,6 +5,7 @@
 //! (with its causes) and treats a closed stdout as success.
 
 mod btf;
+mod cache;
 mod check;
 mod inspect;
 mod output;
@@ -25,7 +26,6 @@ use crate::exit_status::ExitStatus;
 #[derive(Debug, Parser)]
 #[command(
     name = "scxpack",
-    version,
     about = "Ship sched_ext schedulers as prebuilt CO-RE BPF objects"
 )]
 struct Cli {
@@ -53,6 +53,9 @@ enum Command {
     /// Kernel BTF tools.
     #[command(subcommand)]
     Btf(btf::Command),
+    /// The per-user BTF cache of `check` and `probe`.
+    #[command(subcommand)]
+    Cache(cache::Command),
     /// Pack scheduler objects into a deterministic .scxpkg package.
     Pack(package::PackArgs),
     /// Check a package: schema, every entry, every size and sha256.
@@ -70,11 +73,12 @@ enum Command {
 /// Entry point of the `scxpack` binary.
 #[must_use]
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse();
     let result = match cli.command {
         Command::Probe(args) => probe::run(&args),
         Command::Inspect(args) => inspect::run(&args),
         Command::Btf(cmd) => btf::run(&cmd),
+        Command::Cache(cmd) => cache::run(&cmd),
         Command::Pack(args) => package::run_pack(&args),
         Command::Verify(args) => package::run_verify(&args),
         Command::Install(args) => package::run_install(&args),
@@ -116,6 +120,33 @@ fn error_text(e: &anyhow::Error) -> String {
     out
 }
 
+/// Parses the command line, with `--version` as [`version_text`] says.
+fn parse() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    // Leaked once: clap wants a 'static version and libbpf's is known at run time.
+    let version: &'static str = Box::leak(version_text().into_boxed_str());
+    let matches = Cli::command().version(version).get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// What `scxpack --version` prints after the name: the version, the git
+/// commit it was built from (when known), the libbpf it loads with and the
+/// package schema it reads.
+#[must_use]
+pub fn version_text() -> String {
+    let commit = option_env!("SCXPACK_GIT_COMMIT").unwrap_or("unknown (not built from git)");
+    // SAFETY: libbpf returns a pointer to a static NUL-terminated string.
+    let libbpf =
+        unsafe { std::ffi::CStr::from_ptr(libbpf_rs::libbpf_sys::libbpf_version_string()) };
+    format!(
+        "{}\ncommit: {commit}\nlibbpf: {}\npackage schema: {} (reads {}.x)",
+        env!("CARGO_PKG_VERSION"),
+        libbpf.to_string_lossy(),
+        crate::package::manifest::SCHEMA_VERSION,
+        crate::package::manifest::SCHEMA_MAJOR
+    )
+}
+
 /// `--kernel PATH` as several commands take it.
 #[derive(Debug, Clone, clap::Args)]
 struct KernelArg {
@@ -133,7 +164,8 @@ struct MatrixInputs {
     packages: Vec<PathBuf>,
     /// Kernels, or directories searched for them: vmlinuz (`check` also takes
     /// ELF vmlinux, raw BTF and kernel .deb files; `vmtest` boots vmlinuz only).
-    #[arg(long = "kernel", required = true, value_name = "PATH")]
+    /// Takes several paths (a shell glob works) and may be repeated.
+    #[arg(long = "kernel", required = true, value_name = "PATH", num_args = 1..)]
     kernels: Vec<PathBuf>,
 }
 

@@ -11,7 +11,9 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::output::print_json;
-use crate::package::install::{self, IndexEntry};
+use crate::package::Installed;
+use crate::package::install::{self, Location};
+use crate::package::installed::{InstalledPackage, Notice};
 use crate::package::pack::{self, PackOptions};
 use crate::package::{Package, Parameter, Provenance, Scheduler, Variant};
 
@@ -41,9 +43,10 @@ pub(crate) struct VerifyArgs {
 /// `--root DIR` of the install commands.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct RootArg {
-    /// Install root: packages live under DIR/usr/lib/scxpack.
+    /// Root of the installation: packages are found in DIR/var/lib/scxpack/packages
+    /// (scxpack install) and DIR/usr/lib/scxpack/packages (distribution packages).
     #[arg(long, value_name = "DIR", default_value = "/")]
-    root: PathBuf,
+    pub(crate) root: PathBuf,
 }
 
 /// `scxpack install PKG [--root DIR]`.
@@ -53,6 +56,11 @@ pub(crate) struct InstallArgs {
     package: PathBuf,
     #[command(flatten)]
     root: RootArg,
+    /// Lay the package out for a distribution package instead: a new
+    /// DIR/usr/lib/scxpack/packages/NAME in a build tree (with --root DESTDIR),
+    /// which the package manager then owns. Never replaces anything.
+    #[arg(long)]
+    vendor: bool,
 }
 
 /// `scxpack uninstall NAME [--root DIR]`.
@@ -69,7 +77,7 @@ pub(crate) struct UninstallArgs {
 pub(crate) struct ListArgs {
     #[command(flatten)]
     root: RootArg,
-    /// Print the index as JSON.
+    /// Print JSON.
     #[arg(long)]
     json: bool,
 }
@@ -142,7 +150,12 @@ pub(crate) fn run_verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
 
 pub(crate) fn run_install(args: &InstallArgs) -> anyhow::Result<ExitCode> {
     let package = Package::open(&args.package)?;
-    let report = install::install(&args.root.root, &package)?;
+    let location = if args.vendor {
+        Location::Vendor
+    } else {
+        Location::Admin
+    };
+    let report = install::install(&args.root.root, &package, location)?;
     if report.unchanged {
         println!(
             "{} {} is already installed at {} (verified)",
@@ -167,34 +180,80 @@ pub(crate) fn run_install(args: &InstallArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub(crate) fn run_uninstall(args: &UninstallArgs) -> anyhow::Result<ExitCode> {
-    let entry = install::uninstall(&args.root.root, &args.name)?;
+    let removed = install::uninstall(&args.root.root, &args.name)?;
     println!(
         "uninstalled {} {} (schedulers: {})",
-        entry.name,
-        entry.version,
-        entry.schedulers.join(", ")
+        removed.name,
+        removed.version,
+        removed.schedulers.join(", ")
     );
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints the scan's notices as warnings on stderr (those `keep` selects).
+pub(crate) fn warn(installed: &Installed, keep: impl Fn(&Notice) -> bool) {
+    for n in installed.notices.iter().filter(|n| keep(n)) {
+        eprintln!("scxpack: warning: {n}");
+    }
+}
+
+/// `list --json`.
+#[derive(Debug, Serialize)]
+struct ListJson<'a> {
+    format: &'static str,
+    /// In search order.
+    packages: Vec<ListEntry<'a>>,
+    notices: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct ListEntry<'a> {
+    name: &'a str,
+    version: &'a str,
+    location: Location,
+    path: &'a Path,
+    /// The schedulers it provides (the others are provided by a package found first).
+    schedulers: &'a [String],
+    shadowed_by: Option<&'a Path>,
+}
+
+impl<'a> ListEntry<'a> {
+    fn new(p: &'a InstalledPackage) -> Self {
+        ListEntry {
+            name: p.name(),
+            version: p.version(),
+            location: p.location,
+            path: &p.dir,
+            schedulers: &p.provides,
+            shadowed_by: p.shadowed_by.as_deref(),
+        }
+    }
+}
+
 pub(crate) fn run_list(args: &ListArgs) -> anyhow::Result<ExitCode> {
-    let index = install::read_index(&args.root.root)?;
+    let root = &args.root.root;
+    let installed = Installed::scan(root)?;
+    warn(&installed, |_| true);
+    let entries: Vec<ListEntry<'_>> = installed.packages.iter().map(ListEntry::new).collect();
     if args.json {
-        print_json(&index)?;
+        print_json(&ListJson {
+            format: "scxpack-installed/1",
+            packages: entries,
+            notices: installed.notices.iter().map(ToString::to_string).collect(),
+        })?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = std::io::stdout().lock();
-    if index.packages.is_empty() {
+    if entries.is_empty() {
         writeln!(
             out,
             "no packages installed under {}",
-            install::lib_dir(&args.root.root).display()
+            crate::package::installed::searched(root)
         )?;
         return Ok(ExitCode::SUCCESS);
     }
-    let width = |f: fn(&IndexEntry) -> usize, title: &str| {
-        index
-            .packages
+    let width = |f: fn(&ListEntry<'_>) -> usize, title: &str| {
+        entries
             .iter()
             .map(f)
             .chain([title.len()])
@@ -203,14 +262,24 @@ pub(crate) fn run_list(args: &ListArgs) -> anyhow::Result<ExitCode> {
     };
     let wn = width(|e| e.name.len(), "PACKAGE");
     let wv = width(|e| e.version.len(), "VERSION");
-    writeln!(out, "{:wn$}  {:wv$}  SCHEDULERS", "PACKAGE", "VERSION")?;
-    for e in &index.packages {
+    writeln!(
+        out,
+        "{:wn$}  {:wv$}  {:8}  SCHEDULERS",
+        "PACKAGE", "VERSION", "LOCATION"
+    )?;
+    for e in &entries {
+        let location = match e.location {
+            Location::Admin => "admin",
+            Location::Vendor => "vendor",
+        };
+        let schedulers = match e.shadowed_by {
+            Some(by) => format!("(shadowed by {})", by.display()),
+            None => e.schedulers.join(", "),
+        };
         writeln!(
             out,
-            "{:wn$}  {:wv$}  {}",
-            e.name,
-            e.version,
-            e.schedulers.join(", ")
+            "{:wn$}  {:wv$}  {location:8}  {schedulers}",
+            e.name, e.version
         )?;
     }
     Ok(ExitCode::SUCCESS)
@@ -219,38 +288,30 @@ pub(crate) fn run_list(args: &ListArgs) -> anyhow::Result<ExitCode> {
 pub(crate) fn run_info(args: &InfoArgs) -> anyhow::Result<ExitCode> {
     let root = &args.root.root;
     let path = Path::new(&args.target);
-    let (package, source, only) = if path.exists() {
-        (
-            Package::open(path)?,
-            path.display().to_string(),
-            None::<String>,
-        )
-    } else if let Some((entry, package)) = install::find_package(root, &args.target)? {
-        let dir = install::lib_dir(root).join(entry.dir());
-        (package, format!("installed at {}", dir.display()), None)
+    if path.exists() {
+        let package = Package::open(path)?;
+        return print_info(&Info::new(&package, path.display().to_string(), None), args);
+    }
+    let installed = Installed::scan(root)?;
+    warn(&installed, |n| n.concerns(&args.target));
+    let (found, only) = if let Some(p) = installed.package(&args.target) {
+        (p, None)
+    } else if let Some(p) = installed.provider(&args.target) {
+        (p, Some(args.target.as_str()))
     } else {
-        let (package, scheduler) =
-            install::find_installed(root, &args.target).map_err(|e| match e {
-                install::InstallError::NoScheduler { .. } => anyhow::anyhow!(
-                    "{:?} is neither a package file nor an installed package or scheduler under {}",
-                    args.target,
-                    install::lib_dir(root).display()
-                ),
-                e => e.into(),
-            })?;
-        let dir = install::lib_dir(root)
-            .join("packages")
-            .join(&package.manifest.name)
-            .join(&package.manifest.version);
-        (
-            package,
-            format!("installed at {}", dir.display()),
-            Some(scheduler),
-        )
+        anyhow::bail!(
+            "{:?} is neither a package file nor an installed package or scheduler (searched {})",
+            args.target,
+            crate::package::installed::searched(root)
+        );
     };
-    let info = Info::new(&package, source, only.as_deref());
+    let source = format!("installed at {}", found.dir.display());
+    print_info(&Info::new(&found.package, source, only), args)
+}
+
+fn print_info(info: &Info<'_>, args: &InfoArgs) -> anyhow::Result<ExitCode> {
     if args.json {
-        print_json(&info)?;
+        print_json(info)?;
     } else {
         info.print(&mut std::io::stdout().lock())?;
     }

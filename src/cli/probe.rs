@@ -17,6 +17,8 @@ pub(crate) struct Args {
     /// Print JSON instead of a summary.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    cache: super::cache::CacheArg,
 }
 
 /// A kfunc as `probe --json` prints it.
@@ -45,7 +47,7 @@ struct ProbeReport<'a> {
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let kernel = match &args.kernel.kernel {
-        Some(path) => Kernel::open(path, crate::kernel::source::default_cache_dir().as_deref())?,
+        Some(path) => Kernel::open(path, args.cache.dir(false).as_deref())?,
         None => Kernel::running(&Root::default())?,
     };
     if args.json {

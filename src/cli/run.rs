@@ -53,8 +53,9 @@ fn open_target(args: &Args) -> anyhow::Result<Package> {
     if path.exists() {
         return Ok(Package::open(path)?);
     }
-    let (pkg, _) = crate::package::find_installed(&args.root, &args.target)?;
-    Ok(pkg)
+    let installed = crate::package::Installed::scan(&args.root)?;
+    super::package::warn(&installed, |n| n.concerns(&args.target));
+    Ok(installed.resolve(&args.root, &args.target)?.package.clone())
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {

@@ -27,7 +27,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use cache::{
-    BtfCache, CacheOutcome, default_cache_dir, read_kernel_cached, read_kernel_cached_with_outcome,
+    BtfCache, CacheOutcome, DEFAULT_MAX_BYTES, NO_CACHE_ENV, Pruned, cache_choice,
+    default_cache_dir, read_kernel_cached, read_kernel_cached_with_outcome,
 };
 pub use error::SourceError;
 pub use find::{ALL_FORMATS, expand, find_kernels, find_kernels_of};

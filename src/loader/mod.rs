@@ -67,8 +67,10 @@ pub fn run(pkg: &Package, opts: &RunOptions, root: &Root) -> Result<RunReport, R
         variant: opts.variant.clone(),
         force: opts.force,
     };
+    // Parameters are checked before the kernel is read: a typo fails fast.
+    let scheduler = stages::pick_scheduler(pkg, opts.scheduler.as_deref())?;
+    let values = params::resolve(scheduler, &opts.params)?;
     let selected = Selected::for_running_kernel(pkg, &select, root)?;
-    let values = params::resolve(selected.scheduler, &opts.params)?;
     let mut restarts = 0;
     loop {
         let report = run_first(&selected, &values, root, opts, start)?;

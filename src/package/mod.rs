@@ -14,6 +14,7 @@
 
 mod archive;
 pub mod install;
+pub mod installed;
 pub mod manifest;
 pub mod pack;
 
@@ -23,7 +24,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 pub use archive::Limits;
-pub use install::{InstallError, find_installed};
+pub use install::InstallError;
+pub use installed::{Installed, find_installed};
 pub use manifest::{
     ManifestProblem, ObjectProvenance, PackageManifest, Parameter, Provenance, Scheduler,
     SourceManifest, Variant,
@@ -85,6 +87,38 @@ pub enum PackageError {
         path: PathBuf,
         problem: Box<ManifestProblem>,
     },
+    #[error(
+        "{path}: this is a kernel ({what}), not a package or BPF object: give kernels after --kernel (it takes several: --kernel A B ...)"
+    )]
+    KernelNotPackage { path: PathBuf, what: &'static str },
+}
+
+/// What kind of kernel `head` (a file's first bytes) starts, if it is one:
+/// a bzImage, an executable ELF (a BPF object is relocatable), raw BTF, or a
+/// `.deb`.
+#[must_use]
+pub fn kernel_kind(head: &[u8]) -> Option<&'static str> {
+    use crate::kernel::source::{Format, sniff};
+    const ET_REL: u16 = 1;
+    match sniff(head)? {
+        Format::BzImage => Some("a bzImage vmlinuz"),
+        Format::Elf => {
+            let e_type = head.get(16..18).map(|b| u16::from_le_bytes([b[0], b[1]]));
+            (e_type != Some(ET_REL)).then_some("an ELF vmlinux")
+        }
+        Format::RawBtf => Some("raw BTF"),
+        Format::Deb => Some("a .deb"),
+    }
+}
+
+/// The first 4 KiB of a file (enough for [`kernel_kind`]).
+fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(4096);
+    std::fs::File::open(path)?
+        .take(4096)
+        .read_to_end(&mut head)?;
+    Ok(head)
 }
 
 /// What is wrong with one entry of a package.
@@ -160,6 +194,12 @@ impl Package {
         let meta = std::fs::metadata(path).map_err(io)?;
         if meta.is_dir() {
             return Self::open_dir(path);
+        }
+        if let Some(what) = kernel_kind(&read_head(path).map_err(io)?) {
+            return Err(PackageError::KernelNotPackage {
+                path: path.to_path_buf(),
+                what,
+            });
         }
         if meta.len() > limits.max_total {
             return Err(PackageError::FileTooLarge {

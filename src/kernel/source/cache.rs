@@ -8,6 +8,13 @@
 //! kind, release, BTF length and SHA-256), then the raw BTF. Writes go to a
 //! temporary file renamed into place, so readers never see half an entry; an
 //! entry that fails any check is ignored and rewritten.
+//!
+//! Where it lives ([`cache_choice`]): `$XDG_CACHE_HOME/scxpack/btf`, else
+//! `$HOME/.cache/scxpack/btf`, only when that base directory already exists
+//! (a build user's `HOME=/nonexistent` is never created); off with
+//! `SCXPACK_NO_CACHE=1` or `--no-cache`. It stays under
+//! [`DEFAULT_MAX_BYTES`]: each store evicts the least recently used entries
+//! (a hit refreshes an entry's mtime); `scxpack cache prune` empties it.
 
 use std::fs;
 use std::io::Write as _;
@@ -57,18 +64,49 @@ struct EntryHeader {
     btf_sha256: String,
 }
 
-/// The per-user cache: `$XDG_CACHE_HOME/scxpack/btf`, else
-/// `$HOME/.cache/scxpack/btf` (relative values are ignored, as the XDG spec says).
+/// The environment variable that turns the cache off (any value but empty or `0`).
+pub const NO_CACHE_ENV: &str = "SCXPACK_NO_CACHE";
+/// The cache's size bound: stores evict least recently used entries past it.
+pub const DEFAULT_MAX_BYTES: u64 = 256 << 20;
+
+/// The per-user cache directory ([`cache_choice`]), or `None` when off.
 #[must_use]
 pub fn default_cache_dir() -> Option<PathBuf> {
+    cache_choice().ok()
+}
+
+/// The per-user cache: `$XDG_CACHE_HOME/scxpack/btf`, else
+/// `$HOME/.cache/scxpack/btf`, when that base (`$XDG_CACHE_HOME`, or
+/// `$HOME`) is an existing directory; relative values are ignored, as the
+/// XDG spec says. `Err` says why there is no cache.
+pub fn cache_choice() -> Result<PathBuf, String> {
+    if std::env::var_os(NO_CACHE_ENV).is_some_and(|v| !v.is_empty() && v != "0") {
+        return Err(format!("{NO_CACHE_ENV} is set"));
+    }
     let absolute = |var| {
         std::env::var_os(var)
             .map(PathBuf::from)
             .filter(|p| p.is_absolute())
     };
-    let base =
-        absolute("XDG_CACHE_HOME").or_else(|| absolute("HOME").map(|home| home.join(".cache")))?;
-    Some(base.join("scxpack").join("btf"))
+    let base = match (absolute("XDG_CACHE_HOME"), absolute("HOME")) {
+        (Some(xdg), _) if xdg.is_dir() => xdg,
+        (Some(xdg), _) => {
+            return Err(format!("XDG_CACHE_HOME={} does not exist", xdg.display()));
+        }
+        (None, Some(home)) if home.is_dir() => home.join(".cache"),
+        (None, Some(home)) => return Err(format!("HOME={} does not exist", home.display())),
+        (None, None) => return Err("neither XDG_CACHE_HOME nor HOME is set".to_string()),
+    };
+    Ok(base.join("scxpack").join("btf"))
+}
+
+/// What [`BtfCache::prune`] removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pruned {
+    pub removed: usize,
+    pub removed_bytes: u64,
+    pub kept: usize,
+    pub kept_bytes: u64,
 }
 
 /// [`read_kernel_file`](super::read_kernel_file) through the cache in
@@ -98,7 +136,12 @@ pub fn read_kernel_cached_with_outcome(
     }
     let image = read_kernel_bytes(path, &bytes)?;
     let outcome = match cache.store(&key, &image) {
-        Ok(()) => CacheOutcome::Stored,
+        Ok(()) => {
+            // Over the bound, the least recently used entries go; a failure
+            // to remove one never fails the read.
+            let _ = cache.prune(DEFAULT_MAX_BYTES);
+            CacheOutcome::Stored
+        }
         Err(e) => CacheOutcome::StoreFailed {
             reason: e.to_string(),
         },
@@ -135,8 +178,13 @@ impl BtfCache {
     /// there is no entry or it fails any check.
     #[must_use]
     pub fn load(&self, key: &str, path: &Path) -> Option<KernelImage> {
-        let entry = fs::read(self.entry_path(key)).ok()?;
+        let entry_path = self.entry_path(key);
+        let entry = fs::read(&entry_path).ok()?;
         let (header, btf) = parse_entry(&entry)?;
+        // Recently used: kept longest by `prune`.
+        if let Ok(f) = fs::File::options().write(true).open(&entry_path) {
+            let _ = f.set_modified(std::time::SystemTime::now());
+        }
         Some(KernelImage {
             path: path.to_path_buf(),
             kind: header.kind,
@@ -177,6 +225,54 @@ impl BtfCache {
     }
 }
 
+impl BtfCache {
+    /// Removes the least recently used entries (by mtime) until the rest
+    /// take at most `max_bytes`, and temporary files older than an hour (left
+    /// by a killed writer). `prune(0)` empties the cache. A missing
+    /// directory is an empty cache.
+    pub fn prune(&self, max_bytes: u64) -> Result<Pruned, SourceError> {
+        let io = |source| SourceError::Io {
+            path: self.dir.clone(),
+            source,
+        };
+        let mut entries = Vec::new();
+        let read = match fs::read_dir(&self.dir) {
+            Ok(r) => r,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Pruned::default()),
+            Err(e) => return Err(io(e)),
+        };
+        for e in read {
+            let e = e.map_err(io)?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Ok(meta) = e.metadata() else { continue };
+            let mtime = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
+            let ext = Path::new(&name).extension().and_then(|e| e.to_str());
+            if name.starts_with(".v") && ext == Some("tmp") {
+                let old = mtime.elapsed().is_ok_and(|a| a.as_secs() > 3600);
+                if old {
+                    let _ = fs::remove_file(e.path());
+                }
+            } else if name.starts_with('v') && ext == Some("btf") {
+                entries.push((mtime, meta.len(), e.path()));
+            }
+        }
+        // Newest first: keep while under the bound.
+        entries.sort_by_key(|e| std::cmp::Reverse(e.0));
+        let mut pruned = Pruned::default();
+        for (_, len, path) in entries {
+            if pruned.kept_bytes + len <= max_bytes {
+                pruned.kept += 1;
+                pruned.kept_bytes += len;
+                continue;
+            }
+            fs::remove_file(&path).map_err(|source| SourceError::Io { path, source })?;
+            pruned.removed += 1;
+            pruned.removed_bytes += len;
+        }
+        Ok(pruned)
+    }
+}
+
 fn write_entry(tmp: &Path, header: &str, btf: &[u8]) -> std::io::Result<()> {
     let mut file = fs::File::create(tmp)?;
     file.write_all(header.as_bytes())?;
@@ -195,4 +291,48 @@ fn parse_entry(entry: &[u8]) -> Option<(EntryHeader, &[u8])> {
         && btf.starts_with(&BTF_MAGIC_LE)
         && header.btf_sha256 == format!("{:x}", Sha256::digest(btf));
     valid.then_some((header, btf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(tag: u8) -> KernelImage {
+        let mut btf = BTF_MAGIC_LE.to_vec();
+        btf.extend(std::iter::repeat_n(tag, 1000));
+        KernelImage {
+            path: PathBuf::from("k"),
+            kind: SourceKind::RawBtf,
+            release: None,
+            btf,
+        }
+    }
+
+    #[test]
+    fn prune_keeps_the_most_recently_used_within_the_bound() {
+        let dir = std::env::temp_dir().join(format!("scxpack-prune-{}", std::process::id()));
+        let cache = BtfCache::new(dir.clone());
+        for (i, key) in ["a", "b", "c"].into_iter().enumerate() {
+            cache.store(key, &image(i as u8)).unwrap();
+            let age = std::time::Duration::from_secs(100 * (3 - i as u64));
+            let f = fs::File::options()
+                .write(true)
+                .open(cache.entry_path(key))
+                .unwrap();
+            f.set_modified(std::time::SystemTime::now() - age).unwrap();
+        }
+        // Using "a" makes it the most recent.
+        assert!(cache.load("a", Path::new("k")).is_some());
+        let one = fs::metadata(cache.entry_path("a")).unwrap().len();
+        let p = cache.prune(2 * one).unwrap();
+        assert_eq!((p.kept, p.removed), (2, 1), "{p:?}");
+        assert!(cache.load("a", Path::new("k")).is_some());
+        assert!(cache.load("c", Path::new("k")).is_some());
+        assert!(
+            cache.load("b", Path::new("k")).is_none(),
+            "the oldest stays"
+        );
+        assert_eq!(cache.prune(0).unwrap().kept, 0);
+        let _ = fs::remove_dir_all(&dir);
+    }
 }
