@@ -31,8 +31,9 @@ pub use cache::{
     default_cache_dir, read_kernel_cached, read_kernel_cached_with_outcome,
 };
 pub use error::SourceError;
+pub use find::sniff_file;
 pub use find::{ALL_FORMATS, expand, find_kernels, find_kernels_of};
-pub use sniff::{Format, sniff, sniff_file};
+pub use sniff::{Format, sniff};
 
 /// Largest decompressed output accepted from any payload or archive member
 /// (1 GiB); a real vmlinux is 50–70 MB, so anything above is corrupt or hostile.
@@ -174,7 +175,7 @@ impl fmt::Debug for KernelImage {
 /// path in the package and its bytes. Errors as [`read_kernel_file`] does.
 pub fn deb_kernel_image(path: &Path) -> Result<(String, Vec<u8>), SourceError> {
     let bytes = read_input(path)?;
-    if !deb::is_deb(&bytes) {
+    if !sniff::is_deb(&bytes) {
         return Err(SourceError::UnknownFormat {
             path: path.to_path_buf(),
             magic: error::prefix(&bytes, 8),

@@ -21,10 +21,10 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::decompress::{Capped, read_bounded};
+use super::sniff::AR_MAGIC;
 use super::{Extracted, Format, Limits, SourceError, SourceKind, error, sniff};
 
 /// The `ar` global header.
-const AR_MAGIC: &[u8] = b"!<arch>\n";
 /// Size of one `ar` member header.
 const AR_HEADER: usize = 60;
 /// How many times the member cap a whole `data.tar` stream may decompress to.
@@ -48,14 +48,6 @@ pub(super) const MAX_BZIMAGE: u64 = 256 << 20;
 struct Member<'a> {
     name: &'a str,
     data: &'a [u8],
-}
-
-/// A `.deb`: `!<arch>\n` whose first member is `debian-binary`.
-pub(super) fn is_deb(bytes: &[u8]) -> bool {
-    bytes.starts_with(AR_MAGIC)
-        && bytes
-            .get(AR_MAGIC.len()..AR_MAGIC.len() + 16)
-            .is_some_and(|name| name.starts_with(b"debian-binary"))
 }
 
 /// `.deb` → (kind, release, BTF) of the kernel inside.
@@ -476,7 +468,7 @@ mod tests {
     #[test]
     fn ar_reader_reads_members_and_rejects_truncation() {
         let bytes = ar(&[("debian-binary", b"2.0\n"), ("data.tar/", b"odd")]);
-        assert!(is_deb(&bytes));
+        assert!(crate::kernel::source::sniff::is_deb(&bytes));
         let members = ar_members(Path::new("p"), &bytes).unwrap();
         assert_eq!(members.len(), 2);
         assert_eq!(members[1].name, "data.tar");

@@ -1,11 +1,17 @@
-//! Finding kernel sources in a directory tree by content, never by name:
-//! every regular file (or symlink to one) is sniffed with [`sniff_file`].
+//! Finding kernel sources on disk by content, never by name: whether one
+//! file is a kernel source ([`sniff_file`]: the first bytes, then a closer
+//! look with the ELF and `.deb` readers), and every one in a directory tree.
 //! Symlinked directories are not followed, so the walk cannot loop.
 
-use std::fs;
+use std::fs::{self, File};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::{Format, SourceError, sniff_file};
+use super::{Format, SourceError, deb, elf, sniff};
+
+/// Bytes read from a file's start to sniff it: enough for the bzImage setup
+/// header (0x1f1..0x268), an ELF header and the first `ar` member header.
+const SNIFF_LEN: usize = 4096;
 
 /// Every container format `find_kernels` looks for.
 pub const ALL_FORMATS: [Format; 4] = [Format::BzImage, Format::Elf, Format::RawBtf, Format::Deb];
@@ -67,4 +73,28 @@ fn walk(
         }
     }
     Ok(())
+}
+
+/// Whether the file at `path` is a kernel source, reading only a little of it:
+/// an ELF must be an executable (not a BPF object) with a `.BTF` section, raw
+/// BTF must be version 1, and a `.deb` whose control `md5sums` lists no
+/// `vmlinuz*`/`vmlinux*` file is not one (a `.deb` without `md5sums` is).
+pub fn sniff_file(path: &Path) -> Result<Option<Format>, SourceError> {
+    let io_err = |source| SourceError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = File::open(path).map_err(io_err)?;
+    let mut head = Vec::with_capacity(SNIFF_LEN);
+    (&mut file)
+        .take(SNIFF_LEN as u64)
+        .read_to_end(&mut head)
+        .map_err(io_err)?;
+    let verdict = match sniff(&head) {
+        Some(Format::Elf) => elf::file_is_vmlinux_with_btf(&file).then_some(Format::Elf),
+        Some(Format::RawBtf) => (head.get(2) == Some(&1)).then_some(Format::RawBtf),
+        Some(Format::Deb) => deb::file_may_hold_kernel(&mut file).then_some(Format::Deb),
+        other => other,
+    };
+    Ok(verdict)
 }
