@@ -1,6 +1,6 @@
 //! The running system: the only module that knows the paths under `/sys`
 //! and `/proc` (the kernel's BTF, its release, sched_ext's sysfs state, this
-//! process's status). Everything here is a plain file read under a [`Root`],
+//! process's status). Everything here is a plain file read under a [`System`],
 //! so tests can point it at a fake root; the loader's BPF syscalls live in
 //! the loader.
 
@@ -59,20 +59,21 @@ pub struct LiveKernel {
     pub sched_ext: Option<SchedExtSysfs>,
 }
 
-/// The file-system root to read from (`/` on a real system).
+/// The running system, read under a root directory: `/` on a real system,
+/// a fake tree in tests. (Not an install root: that is `--root`.)
 #[derive(Debug, Clone)]
-pub struct Root(PathBuf);
+pub struct System(PathBuf);
 
-impl Default for Root {
+impl Default for System {
     fn default() -> Self {
-        Root(PathBuf::from("/"))
+        System(PathBuf::from("/"))
     }
 }
 
-impl Root {
+impl System {
     #[must_use]
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Root(path.into())
+        System(path.into())
     }
 
     fn join(&self, rel: &str) -> PathBuf {
@@ -214,7 +215,7 @@ mod tests {
         std::fs::write(scx.join("enable_seq"), "3\n").unwrap();
         std::fs::write(scx.join("root/ops"), "fifo_1.0\n").unwrap();
         std::fs::write(scx.join("root/events"), "SCX_EV_X 5\nSCX_EV_Y 0\n").unwrap();
-        let k = Root::new(&dir).kernel().unwrap();
+        let k = System::new(&dir).kernel().unwrap();
         let s = k.sched_ext.unwrap();
         assert_eq!(k.release.as_deref(), Some("6.16.3"));
         assert_eq!(s.state.as_deref(), Some("enabled"));
@@ -229,7 +230,7 @@ mod tests {
 
     #[test]
     fn missing_btf_says_what_to_do() {
-        let e = Root::new("/nonexistent-root").kernel().unwrap_err();
+        let e = System::new("/nonexistent-root").kernel().unwrap_err();
         assert!(e.to_string().contains("CONFIG_DEBUG_INFO_BTF"), "{e}");
     }
 }

@@ -48,7 +48,7 @@ fn check_matches_every_fixture_expectation() {
     assert!(manifests.len() >= 9, "fixture manifests: {manifests:?}");
     let packages: Vec<Package> = manifests.iter().map(|m| fixture_package(m)).collect();
     let cache = common::temp_dir("check-fixtures");
-    let matrix = check::run(&packages, &kernels, Some(&cache)).unwrap();
+    let matrix = check::matrix(&packages, &kernels, Some(&cache)).unwrap();
     let mut wrong = Vec::new();
     for (manifest, pkg) in manifests.iter().zip(&packages) {
         let expect_path = PathBuf::from(

@@ -88,7 +88,7 @@ fn a_scheduler_built_with_the_kernels_own_headers_loads_where_it_can() {
             .is_some(),
         "UEI_DEFINE record found"
     );
-    let offline = check::run(&[pkg], &kernels, None).expect("check");
+    let offline = check::matrix(&[pkg], &kernels, None).expect("check");
     for ((name, loads), cell) in EXPECT.iter().zip(&offline.results) {
         assert_eq!(cell.loadable, *loads, "check on {name}: {:?}", cell.reasons);
     }
@@ -99,7 +99,7 @@ fn a_scheduler_built_with_the_kernels_own_headers_loads_where_it_can() {
         guest_binary: GuestBinary::Path(PathBuf::from(env!("CARGO_BIN_EXE_scxpack"))),
         ..VmConfig::default()
     };
-    let vm = scxpack::vmtest::run(&[object], &kernels, &cfg, 3, &[]).expect("vmtest");
+    let vm = scxpack::vmtest::matrix(&[object], &kernels, &cfg, 3, &[]).expect("vmtest");
     for ((name, loads), r) in EXPECT.iter().zip(&vm.results) {
         assert_eq!(r.loaded, *loads, "the kernel on {name}: {:?}", r.reason);
         if *loads {

@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use scxpack::kernel::source::{
-    BTF_MAGIC_LE, BtfCache, CacheOutcome, Compression, Format, KernelImage, SourceError,
-    SourceKind, find_kernels, read_kernel_bytes, read_kernel_bytes_with_limit, read_kernel_cached,
+    BTF_MAGIC_LE, BtfCache, CacheOutcome, Compression, Format, KernelBtf, SourceError, SourceKind,
+    find_kernels, read_kernel_bytes, read_kernel_bytes_with_limit, read_kernel_cached,
     read_kernel_cached_with_outcome, read_kernel_file, sniff,
 };
 
@@ -774,7 +774,7 @@ fn cache_hits_detects_corruption_and_never_fails_the_read() {
 }
 
 #[track_caller]
-fn assert_same_image(got: &KernelImage, want: &KernelImage) {
+fn assert_same_image(got: &KernelBtf, want: &KernelBtf) {
     assert_eq!(got.path, want.path);
     assert_eq!(got.kind, want.kind);
     assert_eq!(got.release, want.release);

@@ -135,10 +135,10 @@ fn check_agrees_with_the_kernel_on_every_image() {
         .iter()
         .map(|p| Package::open(p).expect("open package"))
         .collect();
-    let offline = check::run(&packages, &kernels, Some(&work.join("btf-cache"))).expect("check");
+    let offline = check::matrix(&packages, &kernels, Some(&work.join("btf-cache"))).expect("check");
     let pkg_file = pkg.file_name().unwrap().to_string_lossy().into_owned();
     let extra = [busy_job(&pkg_file), sigterm_job(&pkg_file)];
-    let vm = vmtest::run(&inputs, &kernels, &vm_config(), DURATION, &extra).expect("vmtest");
+    let vm = vmtest::matrix(&inputs, &kernels, &vm_config(), DURATION, &extra).expect("vmtest");
     for boot in &vm.boots {
         assert!(
             boot.failure.is_none(),

@@ -77,7 +77,7 @@ pub fn expand_kernels(paths: &[PathBuf]) -> Result<Vec<PathBuf>, KernelError> {
 
 /// How a matrix run reports as it goes, and how wide it runs.
 #[derive(Default)]
-pub struct RunOptions<'a> {
+pub struct MatrixOptions<'a> {
     /// Kernels read at once (each holds one decompressed payload); 0: one
     /// per CPU.
     pub jobs: usize,
@@ -92,20 +92,20 @@ pub struct RunOptions<'a> {
 pub type KernelSink = dyn Fn(&KernelSummary, &[CellResult]) + Sync;
 
 /// Runs the matrix: `packages` × `kernels`.
-pub fn run(
+pub fn matrix(
     packages: &[Package],
     kernels: &[PathBuf],
     cache: Option<&Path>,
 ) -> Result<Matrix, KernelError> {
-    run_with(packages, kernels, cache, &RunOptions::default())
+    matrix_with(packages, kernels, cache, &MatrixOptions::default())
 }
 
-/// [`run`], reporting through `opts`. The result keeps the kernels' order.
-pub fn run_with(
+/// [`matrix`], reporting through `opts`. The result keeps the kernels' order.
+pub fn matrix_with(
     packages: &[Package],
     kernels: &[PathBuf],
     cache: Option<&Path>,
-    opts: &RunOptions<'_>,
+    opts: &MatrixOptions<'_>,
 ) -> Result<Matrix, KernelError> {
     let jobs = if opts.jobs == 0 {
         std::thread::available_parallelism().map_or(1, usize::from)
@@ -162,9 +162,9 @@ pub fn run_with(
     Ok(matrix)
 }
 
-impl std::fmt::Debug for RunOptions<'_> {
+impl std::fmt::Debug for MatrixOptions<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunOptions")
+        f.debug_struct("MatrixOptions")
             .field("jobs", &self.jobs)
             .field("progress", &self.progress)
             .field("on_kernel", &self.on_kernel.is_some())

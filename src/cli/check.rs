@@ -109,12 +109,12 @@ fn run_matrix(
             let _ = print_json_line(cell);
         }
     };
-    let opts = check::RunOptions {
+    let opts = check::MatrixOptions {
         jobs: args.jobs,
         progress,
         on_kernel: args.jsonl.then_some(&stream as &check::KernelSink),
     };
-    let matrix = check::run_with(
+    let matrix = check::matrix_with(
         packages,
         kernels,
         args.cache.dir(args.verbose).as_deref(),

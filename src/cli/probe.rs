@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::KernelArg;
 use super::output::print_json;
 use crate::kernel::{BtfDefect, EnumValue, Kernel, KernelFacts, OpsMember, Origin};
-use crate::live::Root;
+use crate::live::System;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -48,7 +48,7 @@ struct ProbeReport<'a> {
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let kernel = match &args.kernel.kernel {
         Some(path) => Kernel::open(path, args.cache.dir(false).as_deref())?,
-        None => Kernel::running(&Root::default())?,
+        None => Kernel::running(&System::default())?,
     };
     if args.json {
         print_json(&report(&kernel))?;

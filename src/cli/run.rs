@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::output::{print_json, print_json_line};
-use crate::live::{Root, SchedExtSysfs};
+use crate::live::{SchedExtSysfs, System};
 use crate::loader::{self, RunFailure, RunOptions, RunRecord};
 use crate::package::Package;
 
@@ -39,7 +39,7 @@ pub(crate) struct Args {
     /// Also try variants the offline matching refuses, and let the kernel decide.
     #[arg(long)]
     force: bool,
-    /// Root of the installation to look NAME up in.
+    /// System of the installation to look NAME up in.
     #[arg(long, default_value = "/")]
     root: PathBuf,
 }
@@ -73,7 +73,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         verbose: args.verbose,
         force: args.force,
     };
-    let report = match loader::run(&pkg, &opts, &Root::default()) {
+    let report = match loader::run(&pkg, &opts, &System::default()) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("scxpack: error: {e}");
@@ -110,7 +110,7 @@ struct Status {
 }
 
 pub(crate) fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
-    let sysfs = Root::default().sched_ext();
+    let sysfs = System::default().sched_ext();
     let status = Status {
         sched_ext: sysfs.is_some(),
         sysfs,

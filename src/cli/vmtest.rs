@@ -54,7 +54,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         progress: progress.clone(),
         ..VmConfig::default()
     };
-    let m = vmtest::run_shard(
+    let m = vmtest::matrix_shard(
         &args.inputs.packages,
         &args.inputs.kernels,
         &cfg,

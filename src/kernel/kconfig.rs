@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::live::Root;
+use crate::live::System;
 
 /// A kernel configuration: `CONFIG_X` → value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -56,7 +56,7 @@ impl Kconfig {
 
     /// The running kernel's config, read through `root` (`/` normally).
     #[must_use]
-    pub fn running(root: &Root, release: Option<&str>) -> Option<Self> {
+    pub fn running(root: &System, release: Option<&str>) -> Option<Self> {
         running_paths(release)
             .into_iter()
             .find_map(|rel| Kconfig::read(&root.path(&rel)))

@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 
 pub use facts::{BtfDefect, EnumValue, KernelFacts, Kfunc, OpsMember};
 pub use kconfig::Kconfig;
-pub use source::{KernelImage, SourceError, SourceKind};
+pub use source::{KernelBtf, SourceError, SourceKind};
 pub use target::{CoreIndex, KernelTarget, Target};
 pub use types::KernelTypes;
 
 use crate::btf::BtfError;
-use crate::live::{LiveError, Root, SchedExtSysfs};
+use crate::live::{LiveError, SchedExtSysfs, System};
 
 /// Why a kernel's facts could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +64,7 @@ impl Kernel {
     }
 
     /// Reads the running kernel through `root` (`/` normally).
-    pub fn running(root: &Root) -> Result<Self, KernelError> {
+    pub fn running(root: &System) -> Result<Self, KernelError> {
         let live = root.kernel()?;
         let facts = facts_from_btf(
             Path::new("/sys/kernel/btf/vmlinux"),

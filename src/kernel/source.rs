@@ -148,7 +148,7 @@ impl fmt::Display for SourceKind {
 
 /// A kernel source reduced to what scxpack needs from it.
 #[derive(Clone, PartialEq, Eq)]
-pub struct KernelImage {
+pub struct KernelBtf {
     /// The file it came from (as given by the caller).
     pub path: PathBuf,
     /// What the file turned out to be.
@@ -160,9 +160,9 @@ pub struct KernelImage {
     pub btf: Vec<u8>,
 }
 
-impl fmt::Debug for KernelImage {
+impl fmt::Debug for KernelBtf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KernelImage")
+        f.debug_struct("KernelBtf")
             .field("path", &self.path)
             .field("kind", &self.kind)
             .field("release", &self.release)
@@ -192,7 +192,7 @@ pub fn deb_kernel_image(path: &Path) -> Result<(String, Vec<u8>), SourceError> {
 }
 
 /// Reads one kernel source file and extracts its BTF and release.
-pub fn read_kernel_file(path: &Path) -> Result<KernelImage, SourceError> {
+pub fn read_kernel_file(path: &Path) -> Result<KernelBtf, SourceError> {
     let bytes = read_input(path)?;
     read_kernel_bytes(path, &bytes)
 }
@@ -232,10 +232,7 @@ fn read_input(path: &Path) -> Result<Vec<u8>, SourceError> {
 /// Extracts BTF and release from a kernel source already in memory;
 /// `path_for_messages` names it in errors and in the result. The
 /// decompression limit is [`max_decompressed`].
-pub fn read_kernel_bytes(
-    path_for_messages: &Path,
-    bytes: &[u8],
-) -> Result<KernelImage, SourceError> {
+pub fn read_kernel_bytes(path_for_messages: &Path, bytes: &[u8]) -> Result<KernelBtf, SourceError> {
     read_kernel_bytes_with_limit(path_for_messages, bytes, max_decompressed()?)
 }
 
@@ -244,10 +241,10 @@ pub fn read_kernel_bytes_with_limit(
     path_for_messages: &Path,
     bytes: &[u8],
     max_output: u64,
-) -> Result<KernelImage, SourceError> {
+) -> Result<KernelBtf, SourceError> {
     let limits = Limits { max_output };
     let (kind, release, btf) = extract(path_for_messages, bytes, limits, true)?;
-    Ok(KernelImage {
+    Ok(KernelBtf {
         path: path_for_messages.to_path_buf(),
         kind,
         release,

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::kernel::kconfig;
-use crate::live::{RUN_CACHE, Root, SYS_BTF};
+use crate::live::{RUN_CACHE, SYS_BTF, System};
 use crate::matching::Assessment;
 use crate::package::Variant;
 
@@ -53,7 +53,7 @@ pub(super) struct Hit {
 impl BootCache {
     /// The cache of this boot and kernel, read when there is a trusted one;
     /// `None` when no key can be made (no boot id, no kernel BTF).
-    pub(super) fn open(root: &Root) -> Option<Self> {
+    pub(super) fn open(root: &System) -> Option<Self> {
         let key = boot_key(root)?;
         let dir = root.path(Path::new(RUN_CACHE));
         let file = dir.join(format!("{key}.json"));
@@ -116,7 +116,7 @@ pub(super) fn variant_key(v: &Variant) -> String {
 }
 
 /// The key of this boot, kernel, config and scxpack.
-fn boot_key(root: &Root) -> Option<String> {
+fn boot_key(root: &System) -> Option<String> {
     let mut h = Sha256::new();
     let release = root.release();
     h.update(root.boot_id()?.as_bytes());
@@ -156,7 +156,7 @@ mod tests {
     use super::*;
     use crate::matching::{Reason, Shim};
 
-    fn fake_root(tag: &str) -> (PathBuf, Root) {
+    fn fake_root(tag: &str) -> (PathBuf, System) {
         let dir =
             std::env::temp_dir().join(format!("scxpack-bootcache-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -165,7 +165,7 @@ mod tests {
         std::fs::write(dir.join("proc/sys/kernel/random/boot_id"), "b-1\n").unwrap();
         std::fs::write(dir.join("proc/sys/kernel/osrelease"), "6.16.3\n").unwrap();
         std::fs::write(dir.join(SYS_BTF), b"btf").unwrap();
-        (dir.clone(), Root::new(dir))
+        (dir.clone(), System::new(dir))
     }
 
     fn assessment() -> Assessment {

@@ -30,7 +30,7 @@ pub use stages::{
 };
 pub use watch::Ended;
 
-use crate::live::Root;
+use crate::live::System;
 use crate::package::Package;
 
 /// What the caller asks `run` to do.
@@ -57,7 +57,7 @@ pub struct RunOptions {
 /// Loads a scheduler from `pkg` on the running kernel and watches it: the
 /// stages of [`Selected`] in order, falling back to the next variant when
 /// the kernel refuses one, and reloading when the scheduler asks for it.
-pub fn run(pkg: &Package, opts: &RunOptions, root: &Root) -> Result<RunReport, RunError> {
+pub fn run(pkg: &Package, opts: &RunOptions, root: &System) -> Result<RunReport, RunError> {
     let start = Instant::now();
     install_libbpf_log(opts.verbose);
     install_signal_handlers();
@@ -91,7 +91,7 @@ pub fn run(pkg: &Package, opts: &RunOptions, root: &Root) -> Result<RunReport, R
 fn run_first(
     selected: &Selected<'_>,
     params: &[(String, u64)],
-    root: &Root,
+    root: &System,
     opts: &RunOptions,
     start: Instant,
 ) -> Result<RunReport, RunError> {
@@ -140,7 +140,7 @@ fn start_variant<'p>(
     selected: &Selected<'p>,
     choice: &Choice<'p>,
     params: &[(String, u64)],
-    root: &Root,
+    root: &System,
 ) -> Result<(AttachedScheduler<'p>, Phases), LoadError> {
     let mut clock = Instant::now();
     let mut lap = || {
@@ -172,7 +172,7 @@ fn supervise(
     scheduler: &str,
     choice: &Choice<'_>,
     skipped: Vec<Skipped>,
-    (root, opts, start): (&Root, &RunOptions, Instant),
+    (root, opts, start): (&System, &RunOptions, Instant),
 ) -> RunReport {
     let enable_ms = start.elapsed().as_millis() as u64;
     let ops_name = running.ops_name().to_string();

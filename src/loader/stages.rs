@@ -11,13 +11,13 @@
 //! variants and restarts.
 //!
 //! ```no_run
-//! use scxpack::live::Root;
+//! use scxpack::live::System;
 //! use scxpack::loader::{Selected, SelectOptions};
 //! use scxpack::package::Package;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let pkg = Package::open(std::path::Path::new("scxpack-schedulers.scxpkg"))?;
-//! let root = Root::default();
+//! let root = System::default();
 //! let opts = SelectOptions { scheduler: Some("fair".into()), ..SelectOptions::default() };
 //! let selected = Selected::for_running_kernel(&pkg, &opts, &root)?;
 //! for skipped in selected.selection.skipped() {
@@ -45,7 +45,7 @@ use super::report::Skipped;
 use super::watch::{self, Ended};
 use super::{libbpf_log, open, preflight};
 use crate::kernel::{CoreIndex, Kconfig, KernelError, KernelTarget};
-use crate::live::{Root, SYS_BTF};
+use crate::live::{SYS_BTF, System};
 use crate::matching::{self, Assessment, Selection};
 use crate::package::{Package, Scheduler, Variant};
 
@@ -93,7 +93,7 @@ impl<'p> Selected<'p> {
     pub fn for_running_kernel(
         package: &'p Package,
         opts: &SelectOptions,
-        root: &Root,
+        root: &System,
     ) -> Result<Self, RunError> {
         let scheduler = pick_scheduler(package, opts.scheduler.as_deref())?;
         let variants = candidates(scheduler, opts.variant.as_deref())?;
@@ -135,7 +135,7 @@ impl<'p> Selected<'p> {
     /// Opens `choice`'s object with libbpf and applies every shim of its
     /// plan: kconfig values, `__SCX_*` slots, masked flags, NULLed
     /// callbacks, `hotplug_seq`, and the ops name `NAME_VERSION`.
-    pub fn open(&self, choice: &Choice<'p>, root: &Root) -> Result<OpenScheduler<'p>, LoadError> {
+    pub fn open(&self, choice: &Choice<'p>, root: &System) -> Result<OpenScheduler<'p>, LoadError> {
         let variant = choice.variant;
         let bytes = self.package.object(variant).ok_or_else(|| {
             LoadError::ours(
@@ -234,7 +234,7 @@ impl<'p> LoadedScheduler<'p> {
 
     /// Attaches the struct_ops map and waits for sched_ext to report it
     /// enabled under our ops name.
-    pub fn attach(mut self, root: &Root) -> Result<AttachedScheduler<'p>, LoadError> {
+    pub fn attach(mut self, root: &System) -> Result<AttachedScheduler<'p>, LoadError> {
         let link = open::attach_struct_ops(&mut self.object, &self.variant.requirements)?;
         if !watch::wait_for(STATE_TIMEOUT, || watch::is_ours(root, &self.ops_name)) {
             let state = root.sched_ext().and_then(|s| s.state).unwrap_or_default();
@@ -263,7 +263,7 @@ pub struct AttachedScheduler<'p> {
     link: Link,
     variant: &'p Variant,
     ops_name: String,
-    root: Root,
+    root: System,
 }
 
 impl<'p> AttachedScheduler<'p> {
@@ -330,7 +330,7 @@ pub fn install_libbpf_log(verbose: bool) {
 /// Judges `variants` on the running kernel: from this boot's cache when it
 /// knows them all, else by reading and parsing the kernel's BTF once (and
 /// remembering the verdicts). Fails when the kernel cannot take a scheduler.
-fn judge(variants: &[&Variant], root: &Root) -> Result<(Selection, bool), RunError> {
+fn judge(variants: &[&Variant], root: &System) -> Result<(Selection, bool), RunError> {
     let keys: Vec<String> = variants
         .iter()
         .map(|v| boot_cache::variant_key(v))

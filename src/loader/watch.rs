@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::live::Root;
+use crate::live::System;
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -38,7 +38,7 @@ pub enum Ended {
 }
 
 /// Whether our scheduler is the active one.
-pub(super) fn is_ours(root: &Root, ops_name: &str) -> bool {
+pub(super) fn is_ours(root: &System, ops_name: &str) -> bool {
     root.sched_ext().is_some_and(|s| {
         s.state.as_deref() == Some("enabled") && s.root_ops.as_deref() == Some(ops_name)
     })
@@ -59,7 +59,7 @@ pub(super) fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> boo
 }
 
 /// Polls until the duration ends, a signal arrives, or the kernel ejects us.
-pub(super) fn watch(root: &Root, ops_name: &str, duration: Option<Duration>) -> Ended {
+pub(super) fn watch(root: &System, ops_name: &str, duration: Option<Duration>) -> Ended {
     let start = Instant::now();
     loop {
         if stop_requested() || duration.is_some_and(|d| start.elapsed() >= d) {

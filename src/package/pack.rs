@@ -23,7 +23,7 @@ use crate::object::{ObjectError, Requirements};
 /// The package name used when packing the whole `bpf-objects/` folder.
 pub const DEFAULT_COLLECTION_NAME: &str = "scxpack-schedulers";
 /// The lock file `bpf-objects/Makefile` writes.
-pub const LOCK_FILE: &str = "objects.lock";
+pub const OBJECTS_LOCK: &str = "objects.lock";
 /// Source manifest names tried in a scheduler folder, after `FOLDER.json`.
 const OTHER_MANIFEST_NAMES: [&str; 2] = ["scheduler.json", "manifest.json"];
 
@@ -443,7 +443,7 @@ impl Lock {
     /// The lock in `dir` or its parent.
     fn find(dir: &Path) -> Result<Option<Lock>, PackError> {
         for base in dir.ancestors().take(2) {
-            let path = base.join(LOCK_FILE);
+            let path = base.join(OBJECTS_LOCK);
             if !path.is_file() {
                 continue;
             }

@@ -44,7 +44,7 @@ const MOUNT_POINTS: &[&str] = &[
 
 /// How the archive is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Compression {
+pub enum InitramfsCompression {
     /// gzip, fastest level (every kernel has `CONFIG_RD_GZIP`).
     #[default]
     Gzip,
@@ -102,20 +102,20 @@ pub fn build_archive(spec: &InitramfsSpec<'_>) -> Result<Archive, VmError> {
 /// Builds the initramfs image bytes.
 pub fn build_initramfs(
     spec: &InitramfsSpec<'_>,
-    compression: Compression,
+    compression: InitramfsCompression,
 ) -> Result<Vec<u8>, VmError> {
     let archive = build_archive(spec)?;
     encode(&archive, compression)
 }
 
 /// Serializes `archive` as newc, compressed as asked.
-pub fn encode(archive: &Archive, compression: Compression) -> Result<Vec<u8>, VmError> {
+pub fn encode(archive: &Archive, compression: InitramfsCompression) -> Result<Vec<u8>, VmError> {
     let fail = |e| VmError::io("writing initramfs", "<memory>", e);
     let mut cpio = Vec::new();
     archive.write_newc(&mut cpio).map_err(fail)?;
     match compression {
-        Compression::None => Ok(cpio),
-        Compression::Gzip => {
+        InitramfsCompression::None => Ok(cpio),
+        InitramfsCompression::Gzip => {
             let mut gz = GzBuilder::new()
                 .mtime(0)
                 .write(Vec::new(), flate2::Compression::fast());
@@ -334,8 +334,8 @@ mod tests {
                 },
             )
             .unwrap();
-        let a = encode(&archive, Compression::Gzip).unwrap();
-        let b = encode(&archive, Compression::Gzip).unwrap();
+        let a = encode(&archive, InitramfsCompression::Gzip).unwrap();
+        let b = encode(&archive, InitramfsCompression::Gzip).unwrap();
         assert_eq!(a, b);
         assert_eq!(&a[..2], &[0x1f, 0x8b]);
         assert_eq!(&a[4..8], &[0, 0, 0, 0], "gzip mtime must be 0");

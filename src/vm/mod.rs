@@ -33,7 +33,7 @@ use serde::Serialize;
 
 pub use error::VmError;
 pub use guest::{GuestJob, InitOptions};
-pub use initramfs::Compression;
+pub use initramfs::InitramfsCompression;
 pub use matrix::{expand_kernels, run_matrix};
 pub use report::JobResult;
 
@@ -123,7 +123,7 @@ pub struct VmConfig {
     /// Switches of the generated `/init` (workload, poweroff).
     pub init: InitOptions,
     /// Initramfs compression (default: gzip).
-    pub compression: Compression,
+    pub compression: InitramfsCompression,
     /// Where boots are reported as they start and end (default: nowhere).
     pub progress: crate::progress::Progress,
 }
@@ -145,7 +145,7 @@ impl Default for VmConfig {
             files: Vec::new(),
             log_dir: None,
             init: InitOptions::default(),
-            compression: Compression::Gzip,
+            compression: InitramfsCompression::Gzip,
             progress: crate::progress::Progress::default(),
         }
     }

@@ -87,18 +87,18 @@ fn job_id(pkg: &str, sched: &str) -> String {
 
 /// Runs every scheduler of `packages` on every kernel (plus `extra` jobs,
 /// whose raw results are in [`VmMatrix::extra`]).
-pub fn run(
+pub fn matrix(
     packages: &[PathBuf],
     kernels: &[PathBuf],
     cfg: &VmConfig,
     duration: u32,
     extra: &[GuestJob],
 ) -> anyhow::Result<VmMatrix> {
-    run_shard(packages, kernels, cfg, duration, extra, Shard::WHOLE)
+    matrix_shard(packages, kernels, cfg, duration, extra, Shard::WHOLE)
 }
 
-/// [`run`] on the kernels `shard` owns.
-pub fn run_shard(
+/// [`matrix`] on the kernels `shard` owns.
+pub fn matrix_shard(
     packages: &[PathBuf],
     kernels: &[PathBuf],
     cfg: &VmConfig,

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{BTF_MAGIC_LE, KernelImage, SourceError, SourceKind, read_input, read_kernel_bytes};
+use super::{BTF_MAGIC_LE, KernelBtf, SourceError, SourceKind, read_input, read_kernel_bytes};
 
 /// Version of the entry layout and of the extraction it caches; bump it when
 /// either changes so old entries are simply not found.
@@ -112,10 +112,7 @@ pub struct Pruned {
 /// [`read_kernel_file`](super::read_kernel_file) through the cache in
 /// `cache_dir`; `None` reads without a cache (pass [`default_cache_dir`] for
 /// the per-user one).
-pub fn read_kernel_cached(
-    path: &Path,
-    cache_dir: Option<&Path>,
-) -> Result<KernelImage, SourceError> {
+pub fn read_kernel_cached(path: &Path, cache_dir: Option<&Path>) -> Result<KernelBtf, SourceError> {
     read_kernel_cached_with_outcome(path, cache_dir).map(|(image, _)| image)
 }
 
@@ -124,7 +121,7 @@ pub fn read_kernel_cached(
 pub fn read_kernel_cached_with_outcome(
     path: &Path,
     cache_dir: Option<&Path>,
-) -> Result<(KernelImage, CacheOutcome), SourceError> {
+) -> Result<(KernelBtf, CacheOutcome), SourceError> {
     let bytes = read_input(path)?;
     let Some(dir) = cache_dir else {
         return Ok((read_kernel_bytes(path, &bytes)?, CacheOutcome::Disabled));
@@ -177,7 +174,7 @@ impl BtfCache {
     /// The cached image for `key`, reported as read from `path`; `None` if
     /// there is no entry or it fails any check.
     #[must_use]
-    pub fn load(&self, key: &str, path: &Path) -> Option<KernelImage> {
+    pub fn load(&self, key: &str, path: &Path) -> Option<KernelBtf> {
         let entry_path = self.entry_path(key);
         let entry = fs::read(&entry_path).ok()?;
         let (header, btf) = parse_entry(&entry)?;
@@ -185,7 +182,7 @@ impl BtfCache {
         if let Ok(f) = fs::File::options().write(true).open(&entry_path) {
             let _ = f.set_modified(std::time::SystemTime::now());
         }
-        Some(KernelImage {
+        Some(KernelBtf {
             path: path.to_path_buf(),
             kind: header.kind,
             release: header.release,
@@ -194,7 +191,7 @@ impl BtfCache {
     }
 
     /// Writes the entry for `key` atomically (temporary file, then rename).
-    pub fn store(&self, key: &str, image: &KernelImage) -> Result<(), SourceError> {
+    pub fn store(&self, key: &str, image: &KernelBtf) -> Result<(), SourceError> {
         let header = EntryHeader {
             format: CACHE_FORMAT,
             kind: image.kind.clone(),
@@ -297,10 +294,10 @@ fn parse_entry(entry: &[u8]) -> Option<(EntryHeader, &[u8])> {
 mod tests {
     use super::*;
 
-    fn image(tag: u8) -> KernelImage {
+    fn image(tag: u8) -> KernelBtf {
         let mut btf = BTF_MAGIC_LE.to_vec();
         btf.extend(std::iter::repeat_n(tag, 1000));
-        KernelImage {
+        KernelBtf {
             path: PathBuf::from("k"),
             kind: SourceKind::RawBtf,
             release: None,

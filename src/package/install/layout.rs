@@ -22,7 +22,7 @@ pub const VENDOR_PACKAGES: &str = "usr/lib/scxpack/packages";
 /// Packages the administrator installs with `scxpack install`.
 pub const ADMIN_PACKAGES: &str = "var/lib/scxpack/packages";
 /// The install lock, relative to the root (outside `/usr`).
-pub const LOCK_FILE: &str = "var/lib/scxpack/install.lock";
+pub const INSTALL_LOCK: &str = "var/lib/scxpack/install.lock";
 /// Work area of a running install, inside the packages directory it
 /// installs to (so the final rename stays on one file system).
 pub const STAGING_DIR: &str = ".staging";
@@ -55,5 +55,5 @@ impl Location {
 /// The install lock under `root`.
 #[must_use]
 pub fn lock_file(root: &Path) -> PathBuf {
-    root.join(LOCK_FILE)
+    root.join(INSTALL_LOCK)
 }

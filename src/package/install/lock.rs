@@ -3,7 +3,7 @@
 //! The lock file is created exclusively and holds the owner's pid and start
 //! time; a lock whose owner is gone (killed, or a reused pid) is taken over.
 //! It lives in the administrator's state directory
-//! ([`super::layout::LOCK_FILE`]), never under `/usr`.
+//! ([`super::layout::INSTALL_LOCK`]), never under `/usr`.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;

@@ -15,7 +15,7 @@
 //! in force, complete; what is left under `.staging/` is removed by the
 //! next install or uninstall.
 //!
-//! The administrator's installs take [`layout::LOCK_FILE`] and only ever
+//! The administrator's installs take [`layout::INSTALL_LOCK`] and only ever
 //! create, replace or remove directories in [`layout::ADMIN_PACKAGES`]; the
 //! distribution's [`layout::VENDOR_PACKAGES`] is read, never written. A
 //! `--vendor` install writes a new `usr/lib/scxpack/packages/NAME` into a
