@@ -411,21 +411,27 @@ mod tests {
         assert!(joined.ends_with("-kernel /k/vmlinuz -initrd /tmp/i"));
     }
 
-    #[test]
-    fn a_missing_qemu_is_a_host_error_not_a_panic() {
-        let spec = QemuSpec {
-            qemu: "/nonexistent/qemu".into(),
+    /// A small spec that runs `qemu` (a stand-in) with the given deadlines.
+    fn small_spec(qemu: PathBuf, boot_timeout: Duration, timeout: Duration) -> QemuSpec {
+        QemuSpec {
+            qemu,
             accel: Accel::Tcg,
             kernel: "/k".into(),
             initrd: "/i".into(),
             memory_mb: 64,
             cpus: 1,
             append: Vec::new(),
-            boot_timeout: Duration::from_secs(1),
-            timeout: Duration::from_secs(1),
+            boot_timeout,
+            timeout,
             log: None,
             boot_marker: "x".into(),
-        };
+        }
+    }
+
+    #[test]
+    fn a_missing_qemu_is_a_host_error_not_a_panic() {
+        let second = Duration::from_secs(1);
+        let spec = small_spec("/nonexistent/qemu".into(), second, second);
         let outcome = run(&spec);
         assert!(
             matches!(outcome.ending, Ending::HostError(_)),
@@ -443,17 +449,9 @@ mod tests {
         let mode = <fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755);
         fs::set_permissions(&fake, mode).unwrap();
         let spec = QemuSpec {
-            qemu: fake,
-            accel: Accel::Tcg,
-            kernel: "/k".into(),
-            initrd: "/i".into(),
-            memory_mb: 64,
-            cpus: 1,
-            append: Vec::new(),
-            boot_timeout: Duration::from_secs(10),
-            timeout: Duration::from_millis(500),
             log: Some(dir.join("console.log")),
             boot_marker: "starting".into(),
+            ..small_spec(fake, Duration::from_secs(10), Duration::from_millis(500))
         };
         let begun = Instant::now();
         let outcome = run(&spec);
