@@ -55,6 +55,7 @@ fn kernel() -> KernelFacts {
         prog_types: BTreeMap::from([("BPF_PROG_TYPE_STRUCT_OPS".into(), 27)]),
         helpers: BTreeMap::from([("BPF_FUNC_map_lookup_elem".into(), 1)]),
         defects: Vec::new(),
+        preempt_rt: false,
         btf_types: 0,
     }
 }
