@@ -35,6 +35,9 @@ pub struct CellResult {
     pub shims: Vec<String>,
     /// Why no variant loads, or why preferred variants were skipped (as sentences).
     pub reasons: Vec<String>,
+    /// What the chosen variant needs to keep running once loaded (as
+    /// sentences): "loads" is not "runs". Never part of `loadable`.
+    pub depends: Vec<String>,
     /// Every variant's verdict, in preference order.
     pub variants: Vec<VariantResult>,
 }
@@ -200,6 +203,15 @@ fn cell(
             .map(|v| v.assessment.shims.iter().map(ToString::to_string).collect())
             .unwrap_or_default(),
         reasons,
+        depends: chosen
+            .map(|v| {
+                v.assessment
+                    .depends
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
         variants: selection.judged.clone(),
     }
 }

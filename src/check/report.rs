@@ -99,18 +99,26 @@ fn details(m: &Matrix, verbose: bool, out: &mut String) {
                 let _ = writeln!(out, "  - {r}");
             }
         }
-        if verbose && c.loadable && !c.shims.is_empty() {
-            let _ = writeln!(
-                out,
-                "\n{} / {}: {} with shims",
-                c.kernel,
-                c.scheduler,
-                c.variant.as_deref().unwrap_or("?")
-            );
-            for s in &c.shims {
-                let _ = writeln!(out, "  + {s}");
-            }
+        if c.loadable && !c.depends.is_empty() {
+            chosen_section(out, c, "loads; to run it needs", "~", &c.depends);
         }
+        if verbose && c.loadable && !c.shims.is_empty() {
+            chosen_section(out, c, "with shims", "+", &c.shims);
+        }
+    }
+}
+
+/// "KERNEL / SCHEDULER: VARIANT WHAT" and one `mark`ed line per item.
+fn chosen_section(out: &mut String, c: &CellResult, what: &str, mark: &str, items: &[String]) {
+    let _ = writeln!(
+        out,
+        "\n{} / {}: {} {what}",
+        c.kernel,
+        c.scheduler,
+        c.variant.as_deref().unwrap_or("?")
+    );
+    for item in items {
+        let _ = writeln!(out, "  {mark} {item}");
     }
 }
 

@@ -92,6 +92,7 @@ pub(crate) fn owner<'p>(programs: &'p [Program], section: &str, insn: u32) -> Op
 pub(crate) struct Insn {
     pub code: u8,
     pub src_reg: u8,
+    pub off: i16,
     pub imm: i32,
 }
 
@@ -107,6 +108,7 @@ pub(crate) fn instructions(data: &[u8]) -> impl Iterator<Item = Insn> + '_ {
         Some(Insn {
             code: raw[0],
             src_reg: raw[1] >> 4,
+            off: i16::from_le_bytes([raw[2], raw[3]]),
             imm: i32::from_le_bytes([raw[4], raw[5], raw[6], raw[7]]),
         })
     })
