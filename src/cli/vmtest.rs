@@ -2,7 +2,7 @@
 //! run every scheduler of every package in it with `scxpack run`; see
 //! [`crate::vmtest`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -10,6 +10,8 @@ use anyhow::Context;
 
 use super::output::print_json;
 use crate::exit_status::ExitStatus;
+use crate::package::Package;
+use crate::proof::{ProofFile, utc_date};
 use crate::vm::{Accel, VmConfig};
 use crate::vmtest;
 
@@ -38,6 +40,10 @@ pub(crate) struct Args {
     /// Keep each guest's console log in DIR.
     #[arg(long, value_name = "DIR")]
     log_dir: Option<PathBuf>,
+    /// Also write the results as proof records to FILE (for `pack --proof`;
+    /// docs/proof-records.md).
+    #[arg(long, value_name = "FILE")]
+    proof: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -60,6 +66,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", vmtest::report::text(&m));
     }
+    if let Some(path) = &args.proof {
+        write_proof(&m, &args.inputs.packages, path)?;
+    }
     if let Some(path) = &args.junit {
         std::fs::write(path, vmtest::report::junit(&m))
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -70,4 +79,18 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         ExitStatus::NotLoadable
     }
     .into())
+}
+
+/// Writes the matrix as a proof file dated now.
+fn write_proof(m: &vmtest::VmMatrix, packages: &[PathBuf], path: &Path) -> anyhow::Result<()> {
+    let packages = packages
+        .iter()
+        .map(|p| Package::open(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let file = ProofFile::new(m.proof_records(&packages, &utc_date(now)));
+    let json = serde_json::to_string_pretty(&file)? + "\n";
+    std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))
 }
