@@ -70,6 +70,9 @@ fn print_summary(path: &std::path::Path, r: &Requirements) -> std::io::Result<()
         print_map(&mut out, m)?;
     }
     print_arena(&mut out, &r.arena)?;
+    if let Some(c) = &r.compiler {
+        writeln!(out, "compiler:   {c}")?;
+    }
     let progs: Vec<String> = r
         .programs
         .iter()

@@ -11,7 +11,7 @@
 
 use super::{Assessment, Dependency, Reason};
 use crate::kernel::KernelFacts;
-use crate::object::{MapDef, Requirements};
+use crate::object::{MapDef, Requirements, clang_major};
 
 /// `BPF_MAP_TYPE_*` values the rules below name.
 mod map_type {
@@ -145,42 +145,62 @@ fn check_timers(req: &Requirements, facts: &KernelFacts, a: &mut Assessment) {
     }
 }
 
+/// First clang that emits address-space casts for `__arena` pointers.
+const CLANG_WITH_ARENA_CASTS: u32 = 19;
+
 fn check_arena(req: &Requirements, a: &mut Assessment) {
-    if req.arena.used() && req.arena.casts == 0 {
+    let old_clang = req
+        .compiler
+        .as_deref()
+        .and_then(clang_major)
+        .is_some_and(|v| v < CLANG_WITH_ARENA_CASTS);
+    if req.arena.used() && (req.arena.casts == 0 || old_clang) {
         a.refuse(Reason::ArenaWithoutCasts {
             maps: req.arena.maps.clone(),
             globals: req.arena.globals.clone(),
+            compiler: req.compiler.clone().filter(|_| old_clang),
         });
     }
 }
 
-/// Maps user space fills and BPF consumes: queues and stacks (popped with
-/// `bpf_map_pop_elem`), user ring buffers (drained with
-/// `bpf_user_ringbuf_drain`).
-const USER_FED: [(u32, &str); 3] = [
-    (map_type::QUEUE, "BPF_FUNC_map_pop_elem"),
-    (map_type::STACK, "BPF_FUNC_map_pop_elem"),
-    (map_type::USER_RINGBUF, "BPF_FUNC_user_ringbuf_drain"),
+/// Maps user space fills and BPF consumes: a queue or stack the programs
+/// pop from (`bpf_map_pop_elem`) but never push to, a user ring buffer they
+/// drain (`bpf_user_ringbuf_drain`): (map type, consuming helper, the
+/// helper that would mean BPF feeds it itself).
+const USER_FED: [(u32, &str, Option<&str>); 3] = [
+    (
+        map_type::QUEUE,
+        "BPF_FUNC_map_pop_elem",
+        Some("BPF_FUNC_map_push_elem"),
+    ),
+    (
+        map_type::STACK,
+        "BPF_FUNC_map_pop_elem",
+        Some("BPF_FUNC_map_push_elem"),
+    ),
+    (map_type::USER_RINGBUF, "BPF_FUNC_user_ringbuf_drain", None),
 ];
 
-/// Notes a [`Dependency::UserHalf`] when the object consumes maps of a
-/// user-fed type with the helper that reads them. A heuristic (which map a
-/// call reads is not tracked): a BPF side that pops from a queue it pushes to
-/// itself would be flagged too; none of the kernel's samples does.
+/// Notes a [`Dependency::UserHalf`] for the maps the programs consume but
+/// only user space can fill ([`USER_FED`]; which map a call reads is taken
+/// from the map address loaded into `r1` before it, see
+/// `MapDef::helpers`). scx_userland pops `dispatched` (filled by its user
+/// half) and pushes `enqueued`; scx_central pushes and pops `central_q`
+/// itself and needs nothing.
 pub(super) fn user_half(req: &Requirements, facts: &KernelFacts, a: &mut Assessment) {
-    let calls = |helper: &str| {
+    let calls = |m: &MapDef, helper: &str| {
         facts
             .helpers
             .get(helper)
-            .is_some_and(|id| req.helpers.iter().any(|&h| u64::from(h) == *id))
+            .is_some_and(|id| m.helpers.iter().any(|&h| u64::from(h) == *id))
     };
     let maps: Vec<String> = req
         .maps
         .iter()
         .filter(|m| {
-            USER_FED
-                .iter()
-                .any(|(t, helper)| m.map_type == *t && calls(helper))
+            USER_FED.iter().any(|(t, consume, feed)| {
+                m.map_type == *t && calls(m, consume) && !feed.is_some_and(|f| calls(m, f))
+            })
         })
         .map(|m| m.name.clone())
         .collect();

@@ -119,6 +119,7 @@ fn object() -> Requirements {
         helpers: vec![1],
         exit_info: None,
         arena: ArenaUse::default(),
+        compiler: None,
     }
 }
 
@@ -474,6 +475,7 @@ fn map_program_and_helper_types_the_kernel_lacks() {
         key_size: Some(0),
         value_size: Some(0),
         timer: false,
+        helpers: Vec::new(),
     });
     req.programs.push(Program {
         name: "test_syscall".into(),
@@ -511,6 +513,7 @@ fn map(name: &str, map_type: u32, max_entries: Option<u32>, key: u32, value: u32
         key_size: Some(key),
         value_size: Some(value),
         timer: false,
+        helpers: Vec::new(),
     }
 }
 
@@ -633,30 +636,52 @@ fn arena_users_without_address_space_casts_are_refused() {
     let want = Reason::ArenaWithoutCasts {
         maps: vec!["arena".into()],
         globals: Vec::new(),
+        compiler: None,
     };
     refused_with(&a, &want);
     assert!(want.to_string().contains("rebuild with clang >= 19"));
     // Built by clang >= 19: the casts are there.
     req.arena.casts = 12;
+    req.compiler = Some("Debian clang version 19.1.7 (3)".into());
     let a = assess_on(&req, &VariantPolicy::default(), &k);
     assert_eq!(a.verdict(), Verdict::Loads, "{a:?}");
+    // scx_sdt by clang 16: a few hand-written casts, not enough.
+    req.arena.casts = 5;
+    req.compiler = Some("Debian clang version 16.0.6 (15~deb12u1)".into());
+    let a = assess_on(&req, &VariantPolicy::default(), &k);
+    refused_with(
+        &a,
+        &Reason::ArenaWithoutCasts {
+            maps: vec!["arena".into()],
+            globals: Vec::new(),
+            compiler: req.compiler.clone(),
+        },
+    );
 }
 
 #[test]
 fn objects_fed_by_user_space_load_but_need_their_user_half_to_run() {
     const QUEUE: u32 = 22;
-    const BPF_FUNC_MAP_POP_ELEM: u32 = 88;
+    const PUSH: u32 = 87;
+    const POP: u32 = 88;
     let mut k = kernel_with_map_types(&[("BPF_MAP_TYPE_QUEUE", QUEUE)]);
-    k.helpers.insert(
-        "BPF_FUNC_map_pop_elem".into(),
-        u64::from(BPF_FUNC_MAP_POP_ELEM),
-    );
+    k.helpers
+        .insert("BPF_FUNC_map_push_elem".into(), u64::from(PUSH));
+    k.helpers
+        .insert("BPF_FUNC_map_pop_elem".into(), u64::from(POP));
+    let queue = |name: &str, helpers: &[u32]| MapDef {
+        helpers: helpers.to_vec(),
+        ..map(name, QUEUE, Some(4096), 0, 4)
+    };
     let mut req = object();
-    // scx_userland: user space pushes to `dispatched`, BPF pops from it.
-    req.maps.push(map("dispatched", QUEUE, Some(4096), 0, 4));
+    // scx_central: BPF pushes to and pops from its own queue.
+    req.maps.push(queue("central_q", &[PUSH, POP]));
+    // scx_userland: BPF pushes `enqueued` for user space to read.
+    req.maps.push(queue("enqueued", &[PUSH]));
     let a = assess_on(&req, &VariantPolicy::default(), &k);
-    assert!(a.depends.is_empty(), "no pop, no dependency: {a:?}");
-    req.helpers.push(BPF_FUNC_MAP_POP_ELEM);
+    assert!(a.depends.is_empty(), "BPF feeds these itself: {a:?}");
+    // scx_userland: user space pushes `dispatched`, BPF only pops it.
+    req.maps.push(queue("dispatched", &[POP]));
     let a = assess_on(&req, &VariantPolicy::default(), &k);
     assert_eq!(
         a.verdict(),

@@ -174,9 +174,12 @@ pub enum Reason {
         maps: Vec<String>,
     },
     /// Arena maps or `__arena` globals, but no address-space casts in the code.
+    /// ... or built by a clang older than 19 (`compiler`, from its DWARF).
     ArenaWithoutCasts {
         maps: Vec<String>,
         globals: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        compiler: Option<String>,
     },
     /// A struct_ops map of a type the kernel's BTF lacks.
     StructOpsTypeMissing {
@@ -210,13 +213,15 @@ impl fmt::Display for Reason {
                  bpf_timer_* calls; timer maps: {}): use a non-RT kernel or a variant without timers",
                 list(maps)
             ),
-            Reason::ArenaWithoutCasts { maps, globals } => write!(
-                f,
-                "uses BPF arenas (maps: {}; __arena globals: {}) but has no address-space cast \
-                 instructions, so the verifier refuses its arena accesses: rebuild with clang >= 19",
-                list(maps),
-                list(globals)
-            ),
+            Reason::ArenaWithoutCasts { maps, globals, compiler } => {
+                let none = |v: &[String]| if v.is_empty() { "none".to_string() } else { v.join(", ") };
+                write!(f, "uses BPF arenas (maps: {}; __arena globals: {}) but ", none(maps), none(globals))?;
+                match compiler {
+                    Some(c) => write!(f, "was built by {c}, which emits no address-space casts")?,
+                    None => f.write_str("has no address-space cast instructions")?,
+                }
+                f.write_str(", so the verifier refuses its arena accesses: rebuild with clang >= 19")
+            }
             Reason::StructOpsTypeMissing { map, kernel_type } => write!(
                 f,
                 "struct_ops map {map} is of type struct {kernel_type}, which this kernel's BTF \

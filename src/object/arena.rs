@@ -7,7 +7,10 @@
 //! 1 << 16; Documentation/bpf/standardization/instruction-set.rst). clang
 //! emits them from version 19 on; an older compiler leaves arena pointers as
 //! plain scalars and the verifier refuses the first dereference ("R8 invalid
-//! mem access 'scalar'").
+//! mem access 'scalar'"). Hand-written casts (the `cast_kern`/`cast_user`
+//! fallbacks of the kernel's `bpf_arena_common.bpf.h`) cover only some
+//! accesses, so an arena object whose DWARF names clang < 19 is judged the
+//! same way.
 
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +38,32 @@ pub struct ArenaUse {
     /// Number of `BPF_ADDR_SPACE_CAST` instructions in the programs.
     #[serde(default)]
     pub casts: u32,
+}
+
+/// The compiler named in the object's DWARF (`DW_AT_producer` in
+/// `.debug_str`, e.g. `Debian clang version 16.0.6 (15~deb12u1)`); `None`
+/// when the object carries no DWARF (stripped with `-g`, as ours are).
+pub(crate) fn compiler(obj: &BpfElf<'_>) -> Option<String> {
+    obj.section_data(".debug_str")?
+        .split(|&b| b == 0)
+        .find(|s| {
+            s.windows(CLANG_VERSION.len())
+                .any(|w| w == CLANG_VERSION.as_bytes())
+        })
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+}
+
+const CLANG_VERSION: &str = "clang version ";
+
+/// The major version in a compiler string like `Debian clang version 16.0.6`.
+#[must_use]
+pub fn clang_major(compiler: &str) -> Option<u32> {
+    let at = compiler.find(CLANG_VERSION)? + CLANG_VERSION.len();
+    let digits: String = compiler[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
 }
 
 impl ArenaUse {

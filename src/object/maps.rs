@@ -32,12 +32,26 @@ pub struct MapDef {
     /// The value type contains a `struct bpf_timer`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub timer: bool,
+    /// BPF helper ids the programs call with this map as first argument
+    /// (e.g. 87 `map_push_elem`, 88 `map_pop_elem`), sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub helpers: Vec<u32>,
 }
 
 /// The kernel's timer type a map value may embed.
 const BPF_TIMER: &str = "bpf_timer";
 
 pub(crate) fn maps(obj: &BpfElf<'_>, btf: &Btf<'_>) -> Vec<MapDef> {
+    let mut out = defined_maps(obj, btf);
+    let names: Vec<&str> = out.iter().map(|m| m.name.as_str()).collect();
+    let mut calls = super::programs::helpers_by_map(obj, &names);
+    for m in &mut out {
+        m.helpers = calls.remove(&m.name).unwrap_or_default();
+    }
+    out
+}
+
+fn defined_maps(obj: &BpfElf<'_>, btf: &Btf<'_>) -> Vec<MapDef> {
     let mut out = Vec::new();
     for sec in btf.types().filter(|t| t.kind == Kind::Datasec) {
         let name = btf.name(&sec);
@@ -56,6 +70,7 @@ pub(crate) fn maps(obj: &BpfElf<'_>, btf: &Btf<'_>) -> Vec<MapDef> {
                             // The kernel's struct_ops value type decides it.
                             value_size: None,
                             timer: false,
+                            helpers: Vec::new(),
                         }),
                 );
             }
@@ -73,6 +88,7 @@ pub(crate) fn maps(obj: &BpfElf<'_>, btf: &Btf<'_>) -> Vec<MapDef> {
                         .datasec_vars()
                         .filter_map(|v| btf.get(v.type_id))
                         .any(|v| holds_timer(btf, v.size_or_type, 0)),
+                    helpers: Vec::new(),
                 });
             }
             _ => {}
@@ -101,6 +117,7 @@ fn btf_defined_maps<'a>(btf: &'a Btf<'_>, sec: &Type<'a>) -> impl Iterator<Item 
             key_size: sized_member(btf, &def, "key").or(Some(0)),
             value_size: sized_member(btf, &def, "value").or(Some(0)),
             timer: value.is_some_and(|id| holds_timer(btf, id, 0)),
+            helpers: Vec::new(),
         })
     })
 }

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::btf::{Btf, BtfError, BtfExt, BtfExtError};
-pub use arena::{ARENA_SECTION, ArenaUse, MAP_TYPE_ARENA};
+pub use arena::{ARENA_SECTION, ArenaUse, MAP_TYPE_ARENA, clang_major};
 pub use core_relo::CoreRequirement;
 pub use externs::{KconfigExtern, KfuncExtern, essential_name};
 pub use maps::MapDef;
@@ -95,6 +95,9 @@ pub struct Requirements {
     /// BPF arena maps and globals, and the address-space casts the code has.
     #[serde(default)]
     pub arena: ArenaUse,
+    /// The compiler the object's DWARF names, when it has DWARF.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compiler: Option<String>,
 }
 
 /// A global variable's place in a data section.
@@ -146,6 +149,7 @@ impl Requirements {
             core_relocs: core_relo::requirements(&btf, &ext, &programs),
             rodata: rodata(&obj, &btf),
             arena: arena::arena_use(&obj, &btf, &maps),
+            compiler: arena::compiler(&obj),
             maps,
             helpers: programs::helper_ids(&obj),
             exit_info: exit_info(&obj, &btf),
