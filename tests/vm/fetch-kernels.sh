@@ -262,7 +262,7 @@ main() {
     need sha256sum coreutils
     [ -n "$mirror" ] || derive_mirror
     setup_private_apt
-    mkdir -p "$outdir"
+    [ "$download_only" = 1 ] || mkdir -p "$outdir"
     local arg pkg deb
     for arg in "${args[@]}"; do
         pkg=$(resolve "$arg")
