@@ -21,26 +21,15 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Duration;
 
 use scxpack::check::{self, CellResult};
 use scxpack::package::Package;
-use scxpack::vm::{Accel, GuestBinary, VmConfig};
 use scxpack::vmtest::VmResult;
 
 const SAMPLES: [&str; 8] = [
     "simple", "cpu0", "flatcg", "central", "pair", "qmap", "sdt", "userland",
 ];
 const SOURCE: &str = "linux-source-7.2";
-
-fn sh(dir: &Path, script: &str) -> bool {
-    Command::new("sh")
-        .args(["-ec", script])
-        .current_dir(dir)
-        .status()
-        .is_ok_and(|s| s.success())
-}
 
 /// Fetches the source package and extracts what the samples' build reads.
 fn fetch(work: &Path) -> Option<PathBuf> {
@@ -60,7 +49,7 @@ fn fetch(work: &Path) -> Option<PathBuf> {
          && rm -f \"$deb\"",
         fetcher.display()
     );
-    if sh(work, &script) {
+    if common::sh(work, &script) {
         Some(tree)
     } else {
         common::missing(&format!(
@@ -77,7 +66,7 @@ fn build(work: &Path) -> Option<Vec<PathBuf>> {
     for s in SAMPLES {
         let object = work.join(format!("scx_{s}.bpf.o"));
         let built = object.is_file()
-            || sh(
+            || common::sh(
                 &tree.join("tools/sched_ext"),
                 &format!(
                     "clang-16 -g -O2 -D__TARGET_ARCH_x86 -mcpu=v3 -mlittle-endian -fms-extensions \
@@ -173,13 +162,7 @@ fn check_agrees_with_every_kernel_on_the_7_2_samples() {
         .collect();
     let offline = check::run(&packages, &kernels, None).expect("check");
     assert_modelled(&offline.results);
-    let cfg = VmConfig {
-        accel: Accel::Tcg,
-        jobs: 2,
-        timeout: Duration::from_secs(900),
-        guest_binary: GuestBinary::Path(PathBuf::from(env!("CARGO_BIN_EXE_scxpack"))),
-        ..VmConfig::default()
-    };
+    let cfg = common::sample_vm_config(900);
     let vm = scxpack::vmtest::run(&objects, &kernels, &cfg, 2, &[]).expect("vmtest");
     assert!(
         vm.boots.iter().all(|b| b.booted && b.failure.is_none()),
