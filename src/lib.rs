@@ -9,7 +9,8 @@
 //! [`loader`] runs it on the running kernel and is the only module making BPF
 //! syscalls; [`live`] is the only one that knows the paths under `/sys` and
 //! `/proc`. [`package`] is the `.scxpkg` format and its installation, [`vm`]
-//! and [`vmtest`] boot kernels in QEMU to prove the verdicts, and [`cli`] is a
+//! and [`vmtest`] boot kernels in QEMU to prove the verdicts ([`proof`] keeps
+//! what they saw for `check`), and [`cli`] is a
 //! thin layer over all of it. `docs/architecture.md` draws the data flow.
 
 pub mod btf;
@@ -24,5 +25,6 @@ pub mod matching;
 pub mod object;
 pub mod package;
 pub mod progress;
+pub mod proof;
 pub mod vm;
 pub mod vmtest;

@@ -241,3 +241,36 @@ fn cli_json_carries_the_documented_keys() {
     assert_eq!(rc, 0);
     assert!(out.contains("STRONG") && out.contains("weak"), "{out}");
 }
+
+#[test]
+fn timer_object_shows_its_timer_map_sizes_and_no_arena() {
+    let req = Requirements::from_path(&fixture("timer.bpf.o")).unwrap();
+    let timer = req
+        .maps
+        .iter()
+        .find(|m| m.name == "timer_map")
+        .expect("timer_map found");
+    assert!(timer.timer, "struct timer_slot holds a struct bpf_timer");
+    assert_eq!(
+        (timer.max_entries, timer.key_size, timer.value_size),
+        (Some(1), Some(4), Some(16)),
+        "u32 key, 16-byte struct bpf_timer"
+    );
+    assert!(
+        req.maps
+            .iter()
+            .filter(|m| m.name != "timer_map")
+            .all(|m| !m.timer),
+        "only timer_map holds a timer"
+    );
+    for helper in [169, 170, 171] {
+        assert!(req.helpers.contains(&helper), "bpf_timer helper {helper}");
+    }
+    assert!(!req.arena.used() && req.arena.casts == 0, "{:?}", req.arena);
+    let (rc, out, err) = common::scxpack(&["inspect", fixture("timer.bpf.o").to_str().unwrap()]);
+    assert_eq!(rc, 0, "{err}");
+    assert!(
+        out.contains("holds a bpf_timer") && out.contains("arena:      none"),
+        "{out}"
+    );
+}

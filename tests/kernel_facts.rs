@@ -174,6 +174,8 @@ fn every_image_parses_with_sane_facts() {
         } else {
             assert!(defective.is_empty(), "{}: {defective:?}", path.display());
         }
+        let rt = f.release.as_deref().is_some_and(|r| r.contains("-rt"));
+        assert_eq!(f.preempt_rt, rt, "{}: PREEMPT_RT", path.display());
         assert_eq!(f.map_types.get("BPF_MAP_TYPE_STRUCT_OPS"), Some(&26));
         assert_eq!(f.prog_types.get("BPF_PROG_TYPE_STRUCT_OPS"), Some(&27));
         if f.sched_ext {

@@ -12,12 +12,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Duration;
 
 use scxpack::check;
 use scxpack::package::Package;
-use scxpack::vm::{Accel, GuestBinary, VmConfig};
 
 /// Kernel folder → whether the 6.12-header object loads there.
 const EXPECT: [(&str, bool); 3] = [
@@ -25,14 +22,6 @@ const EXPECT: [(&str, bool); 3] = [
     ("6.16.3+deb13", true),
     ("6.17.13+deb13", false),
 ];
-
-fn sh(dir: &Path, script: &str) -> bool {
-    Command::new("sh")
-        .args(["-ec", script])
-        .current_dir(dir)
-        .status()
-        .is_ok_and(|s| s.success())
-}
 
 /// Fetches `linux-source-6.12` and builds `scx_simple.bpf.o` (cached in the target dir).
 fn build_scx_simple() -> Option<PathBuf> {
@@ -42,7 +31,7 @@ fn build_scx_simple() -> Option<PathBuf> {
         return Some(object);
     }
     std::fs::create_dir_all(&work).ok()?;
-    let fetched = sh(
+    let fetched = common::sh(
         &work,
         "rm -f linux-source-6.12_*.deb && apt-get download -q linux-source-6.12 >/dev/null 2>&1 \
          && dpkg-deb --fsys-tarfile linux-source-6.12_*.deb | tar -x --wildcards '*/linux-source-6.12.tar.xz' \
@@ -55,7 +44,7 @@ fn build_scx_simple() -> Option<PathBuf> {
         );
     }
     let vmlinux = Path::new(env!("CARGO_MANIFEST_DIR")).join("vmlinux");
-    let built = sh(
+    let built = common::sh(
         &work.join("linux-source-6.12/tools/sched_ext"),
         &format!(
             "clang-16 -g -O2 -D__TARGET_ARCH_x86 -mcpu=v3 -mlittle-endian -fms-extensions \
@@ -92,13 +81,7 @@ fn a_scheduler_built_with_the_kernels_own_headers_loads_where_it_can() {
     for ((name, loads), cell) in EXPECT.iter().zip(&offline.results) {
         assert_eq!(cell.loadable, *loads, "check on {name}: {:?}", cell.reasons);
     }
-    let cfg = VmConfig {
-        accel: Accel::Tcg,
-        jobs: 2,
-        timeout: Duration::from_secs(600),
-        guest_binary: GuestBinary::Path(PathBuf::from(env!("CARGO_BIN_EXE_scxpack"))),
-        ..VmConfig::default()
-    };
+    let cfg = common::sample_vm_config(600);
     let vm = scxpack::vmtest::matrix(&[object], &kernels, &cfg, 3, &[]).expect("vmtest");
     for ((name, loads), r) in EXPECT.iter().zip(&vm.results) {
         assert_eq!(r.loaded, *loads, "the kernel on {name}: {:?}", r.reason);

@@ -264,7 +264,7 @@ fn pack_writes_manifest_first_with_requirements_and_provenance() {
     sorted.sort_unstable();
     assert_eq!(names[0], "manifest.json");
     assert_eq!(names[1..], sorted[..], "objects are not in sorted order");
-    assert!(String::from_utf8_lossy(&entries[0].1).starts_with("{\n  \"schema_version\": \"1.0\""));
+    assert!(String::from_utf8_lossy(&entries[0].1).starts_with("{\n  \"schema_version\": \"1.1\""));
 
     let m = read_manifest(&out);
     assert_eq!(m.name, "scxpack-schedulers");
@@ -506,7 +506,7 @@ fn verify_refuses_a_newer_schema_major() {
             let text = String::from_utf8(d.clone()).unwrap();
             *d = text
                 .replacen(
-                    "\"schema_version\": \"1.0\"",
+                    "\"schema_version\": \"1.1\"",
                     "\"schema_version\": \"2.1\"",
                     1,
                 )

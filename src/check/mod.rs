@@ -4,6 +4,8 @@
 //! Each kernel is read and parsed once (in parallel, one thread per core) and
 //! reused for every package; each variant is judged by the same pure
 //! [`crate::matching::assess`] that `run` uses before it touches a kernel.
+//! A cell whose kernel BTF a package's proof records cover says whether a
+//! VM run proved or contradicted the prediction ([`Evidence`]).
 
 pub mod report;
 
@@ -17,6 +19,7 @@ use crate::kernel::{CoreIndex, Kconfig, KernelError, KernelTarget, source};
 use crate::matching::{self, Target};
 use crate::package::Package;
 use crate::progress::{Event, Progress};
+use crate::proof::Evidence;
 
 /// One variant's verdict on one kernel.
 pub type VariantResult = matching::Judged;
@@ -38,6 +41,12 @@ pub struct CellResult {
     pub shims: Vec<String>,
     /// Why no variant loads, or why preferred variants were skipped (as sentences).
     pub reasons: Vec<String>,
+    /// Whether a VM run on a kernel with this BTF proves (or contradicts)
+    /// the verdict; `predicted` without one. Never changes `loadable`.
+    pub evidence: Evidence,
+    /// What the chosen variant needs to keep running once loaded (as
+    /// sentences): "loads" is not "runs". Never part of `loadable`.
+    pub depends: Vec<String>,
     /// Every variant's verdict, in preference order.
     pub variants: Vec<VariantResult>,
 }
@@ -198,6 +207,7 @@ fn check_kernel(
     )?;
     let target = kernel.view();
     let facts = target.facts;
+    let btf_sha256 = crate::package::sha256_hex(&image.btf);
     let label = facts
         .release
         .clone()
@@ -210,13 +220,17 @@ fn check_kernel(
     };
     let cells = packages
         .iter()
-        .flat_map(|pkg| {
-            pkg.manifest
-                .schedulers
-                .iter()
-                .map(move |s| (pkg.manifest.name.clone(), s))
+        .flat_map(|pkg| pkg.manifest.schedulers.iter().map(move |s| (pkg, s)))
+        .map(|(pkg, sched)| {
+            let mut c = cell(&label, path, pkg.manifest.name.clone(), sched, &target);
+            c.evidence = Evidence::for_cell(
+                &pkg.manifest.proofs,
+                &sched.name,
+                &btf_sha256,
+                c.variant.as_deref(),
+            );
+            c
         })
-        .map(|(pkg, sched)| cell(&label, path, pkg, sched, &target))
         .collect();
     Ok((summary, cells))
 }
@@ -252,6 +266,16 @@ fn cell(
             .map(|v| v.assessment.shims.iter().map(ToString::to_string).collect())
             .unwrap_or_default(),
         reasons,
+        evidence: Evidence::Predicted,
+        depends: chosen
+            .map(|v| {
+                v.assessment
+                    .depends
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
         variants: selection.judged.clone(),
     }
 }

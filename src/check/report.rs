@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use super::{CellResult, Matrix};
 use crate::junit::{self, Case, Verdict};
+use crate::proof::Evidence;
 
 /// Column label of a cell: `scheduler`, or `package/scheduler` when several
 /// packages are checked together.
@@ -29,13 +30,47 @@ fn columns(m: &Matrix) -> (Vec<String>, bool) {
     (cols, qualified)
 }
 
-/// What a cell shows: the chosen variant, `no sched_ext`, or `NONE`.
-fn cell_text(c: &CellResult) -> String {
-    match (&c.variant, c.sched_ext) {
+/// What a cell shows: the chosen variant, `no sched_ext`, or `NONE`; with
+/// `evidence`, whether a VM proved it.
+fn cell_text(c: &CellResult, evidence: bool) -> String {
+    let verdict = match (&c.variant, c.sched_ext) {
         (_, false) => "no sched_ext".to_string(),
         (Some(v), true) if c.shims.is_empty() => v.clone(),
         (Some(v), true) => format!("{v} (shims)"),
         (None, true) => "NONE".to_string(),
+    };
+    if !evidence {
+        return verdict;
+    }
+    let mark = match c.evidence {
+        Evidence::Predicted => "predicted",
+        Evidence::Proven { .. } => "proven",
+        Evidence::Contradicted { .. } => "CONTRADICTED",
+    };
+    format!("{verdict} [{mark}]")
+}
+
+/// Whether any cell is backed by a proof record (then every cell says
+/// whether it is proven or predicted).
+fn has_evidence(m: &Matrix) -> bool {
+    m.results.iter().any(|c| c.evidence != Evidence::Predicted)
+}
+
+/// One line per proven or contradicted cell, or one saying all are predicted.
+fn evidence_lines(m: &Matrix, out: &mut String) {
+    if !has_evidence(m) {
+        out.push_str(
+            "\nEvery verdict is predicted: no proof record (vmtest --proof, pack --proof) covers these kernels.\n",
+        );
+        return;
+    }
+    out.push('\n');
+    for c in m
+        .results
+        .iter()
+        .filter(|c| c.evidence != Evidence::Predicted)
+    {
+        let _ = writeln!(out, "{} / {}: {}", c.kernel, c.scheduler, c.evidence);
     }
 }
 
@@ -49,6 +84,7 @@ fn cell_for<'m>(m: &'m Matrix, kernel: &str, col: &str, qualified: bool) -> Opti
 #[must_use]
 pub fn text(m: &Matrix, verbose: bool) -> String {
     let (cols, q) = columns(m);
+    let ev = has_evidence(m);
     let kw = m
         .kernels
         .iter()
@@ -62,7 +98,7 @@ pub fn text(m: &Matrix, verbose: bool) -> String {
             m.kernels
                 .iter()
                 .filter_map(|k| cell_for(m, &k.label, col, q))
-                .map(|c| cell_text(c).len())
+                .map(|c| cell_text(c, ev).len())
                 .chain([col.len()])
                 .max()
                 .unwrap_or(4)
@@ -76,12 +112,14 @@ pub fn text(m: &Matrix, verbose: bool) -> String {
     for k in &m.kernels {
         let _ = write!(out, "{:kw$}", k.label);
         for (col, w) in cols.iter().zip(&widths) {
-            let text = cell_for(m, &k.label, col, q).map_or_else(|| "?".to_string(), cell_text);
+            let text =
+                cell_for(m, &k.label, col, q).map_or_else(|| "?".to_string(), |c| cell_text(c, ev));
             let _ = write!(out, "  {text:w$}");
         }
         out.push('\n');
     }
     details(m, verbose, &mut out);
+    evidence_lines(m, &mut out);
     out
 }
 
@@ -99,18 +137,26 @@ fn details(m: &Matrix, verbose: bool, out: &mut String) {
                 let _ = writeln!(out, "  - {r}");
             }
         }
-        if verbose && c.loadable && !c.shims.is_empty() {
-            let _ = writeln!(
-                out,
-                "\n{} / {}: {} with shims",
-                c.kernel,
-                c.scheduler,
-                c.variant.as_deref().unwrap_or("?")
-            );
-            for s in &c.shims {
-                let _ = writeln!(out, "  + {s}");
-            }
+        if c.loadable && !c.depends.is_empty() {
+            chosen_section(out, c, "loads; to run it needs", "~", &c.depends);
         }
+        if verbose && c.loadable && !c.shims.is_empty() {
+            chosen_section(out, c, "with shims", "+", &c.shims);
+        }
+    }
+}
+
+/// "KERNEL / SCHEDULER: VARIANT WHAT" and one `mark`ed line per item.
+fn chosen_section(out: &mut String, c: &CellResult, what: &str, mark: &str, items: &[String]) {
+    let _ = writeln!(
+        out,
+        "\n{} / {}: {} {what}",
+        c.kernel,
+        c.scheduler,
+        c.variant.as_deref().unwrap_or("?")
+    );
+    for item in items {
+        let _ = writeln!(out, "  {mark} {item}");
     }
 }
 
@@ -118,6 +164,7 @@ fn details(m: &Matrix, verbose: bool, out: &mut String) {
 #[must_use]
 pub fn markdown(m: &Matrix) -> String {
     let (cols, q) = columns(m);
+    let ev = has_evidence(m);
     let mut out = String::from("| kernel |");
     for col in &cols {
         let _ = write!(out, " {col} |");
@@ -128,7 +175,8 @@ pub fn markdown(m: &Matrix) -> String {
     for k in &m.kernels {
         let _ = write!(out, "| {} |", k.label);
         for col in &cols {
-            let text = cell_for(m, &k.label, col, q).map_or_else(|| "?".to_string(), cell_text);
+            let text =
+                cell_for(m, &k.label, col, q).map_or_else(|| "?".to_string(), |c| cell_text(c, ev));
             let _ = write!(out, " {text} |");
         }
         out.push('\n');

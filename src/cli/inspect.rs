@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::output::print_json;
-use crate::object::{Requirements, StructOpsMap};
+use crate::object::{ArenaUse, MapDef, Requirements, StructOpsMap};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -65,12 +65,14 @@ fn print_summary(path: &std::path::Path, r: &Requirements) -> std::io::Result<()
         let prog = c.program.as_deref().unwrap_or(&c.section);
         writeln!(out, "  {:?} {} in {prog} insn {}", c.kind, c.path, c.insn)?;
     }
-    let maps: Vec<String> = r
-        .maps
-        .iter()
-        .map(|m| format!("{} (type {})", m.name, m.map_type))
-        .collect();
-    writeln!(out, "maps ({}): {}", maps.len(), maps.join(", "))?;
+    writeln!(out, "maps ({}):", r.maps.len())?;
+    for m in &r.maps {
+        print_map(&mut out, m)?;
+    }
+    print_arena(&mut out, &r.arena)?;
+    if let Some(c) = &r.compiler {
+        writeln!(out, "compiler:   {c}")?;
+    }
     let progs: Vec<String> = r
         .programs
         .iter()
@@ -78,6 +80,38 @@ fn print_summary(path: &std::path::Path, r: &Requirements) -> std::io::Result<()
         .collect();
     writeln!(out, "programs ({}): {}", progs.len(), progs.join(", "))?;
     writeln!(out, "helpers: {:?}", r.helpers)
+}
+
+fn print_map(out: &mut impl Write, m: &MapDef) -> std::io::Result<()> {
+    let size = |v: Option<u32>| v.map_or_else(|| "-".to_string(), |n| n.to_string());
+    let timer = if m.timer { ", holds a bpf_timer" } else { "" };
+    writeln!(
+        out,
+        "  {} (type {}, max_entries {}, key {}, value {}{timer})",
+        m.name,
+        m.map_type,
+        size(m.max_entries),
+        size(m.key_size),
+        size(m.value_size)
+    )
+}
+
+fn print_arena(out: &mut impl Write, arena: &ArenaUse) -> std::io::Result<()> {
+    if !arena.used() {
+        return writeln!(out, "arena:      none");
+    }
+    let casts = if arena.casts == 0 {
+        "none (built by a compiler without BPF address spaces, clang < 19: the verifier refuses arena accesses)"
+            .to_string()
+    } else {
+        arena.casts.to_string()
+    };
+    writeln!(
+        out,
+        "arena:      maps [{}], __arena globals [{}], address-space casts: {casts}",
+        arena.maps.join(", "),
+        arena.globals.join(", ")
+    )
 }
 
 fn print_struct_ops(out: &mut impl Write, ops: &StructOpsMap) -> std::io::Result<()> {

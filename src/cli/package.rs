@@ -31,6 +31,10 @@ pub(crate) struct PackArgs {
     /// Package version (default: the scxpack version).
     #[arg(long, value_name = "V")]
     version: Option<String>,
+    /// Embed the proof records of FILE (`scxpack vmtest --proof FILE`) about
+    /// this package; repeatable (docs/proof-records.md).
+    #[arg(long, value_name = "FILE")]
+    proof: Vec<PathBuf>,
 }
 
 /// `scxpack verify PKG`.
@@ -100,7 +104,10 @@ pub(crate) fn run_pack(args: &PackArgs) -> anyhow::Result<ExitCode> {
         version: args.version.clone(),
         source_date_epoch: pack::source_date_epoch()?,
     };
-    let package = pack::pack(&args.source, &options)?;
+    let mut package = pack::pack(&args.source, &options)?;
+    for file in &args.proof {
+        pack::embed_proofs(&mut package, file)?;
+    }
     let bytes = package
         .to_archive(options.source_date_epoch)
         .context("cannot build the archive")?;

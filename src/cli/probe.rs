@@ -43,6 +43,7 @@ struct ProbeReport<'a> {
     prog_types: &'a BTreeMap<String, u64>,
     helpers: &'a BTreeMap<String, u64>,
     defects: &'a [BtfDefect],
+    preempt_rt: bool,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -80,6 +81,7 @@ fn report(kernel: &Kernel) -> ProbeReport<'_> {
         prog_types: &f.prog_types,
         helpers: &f.helpers,
         defects: &f.defects,
+        preempt_rt: f.preempt_rt,
     }
 }
 
@@ -102,6 +104,15 @@ fn print_summary(kernel: &Kernel) -> std::io::Result<()> {
         }
     }
     writeln!(out, "BTF types:   {}", f.btf_types)?;
+    writeln!(
+        out,
+        "PREEMPT_RT:  {}",
+        if f.preempt_rt {
+            "yes (struct spinlock wraps rt_mutex_base; the verifier refuses bpf_timer)"
+        } else {
+            "no"
+        }
+    )?;
     if f.sched_ext {
         writeln!(out, "sched_ext:   yes")?;
         print_sched_ext(&mut out, f)?;

@@ -2,7 +2,7 @@
 //! run every scheduler of every package in it with `scxpack run`; see
 //! [`crate::vmtest`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -10,6 +10,8 @@ use anyhow::Context;
 
 use super::output::print_json;
 use crate::exit_status::ExitStatus;
+use crate::package::Package;
+use crate::proof::{ProofFile, utc_date};
 use crate::vm::{Accel, VmConfig};
 use crate::vmtest;
 
@@ -42,6 +44,10 @@ pub(crate) struct Args {
     /// `scxpack report merge` combines the shards' --json outputs.
     #[arg(long, value_name = "I/N", default_value = "1/1")]
     shard: vmtest::Shard,
+    /// Also write the results as proof records to FILE (for `pack --proof`;
+    /// docs/proof-records.md).
+    #[arg(long, value_name = "FILE")]
+    proof: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -63,7 +69,11 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         args.shard,
     );
     super::progress::finish(bar);
-    output(&m?, args.json, args.junit.as_deref())
+    let m = m?;
+    if let Some(path) = &args.proof {
+        write_proof(&m, &args.inputs.packages, path)?;
+    }
+    output(&m, args.json, args.junit.as_deref())
 }
 
 /// Prints a VM matrix (table or JSON), writes its JUnit, and maps it to the
@@ -88,4 +98,18 @@ pub(crate) fn output(
         ExitStatus::NotLoadable
     }
     .into())
+}
+
+/// Writes the matrix as a proof file dated now.
+fn write_proof(m: &vmtest::VmMatrix, packages: &[PathBuf], path: &Path) -> anyhow::Result<()> {
+    let packages = packages
+        .iter()
+        .map(|p| Package::open(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let file = ProofFile::new(m.proof_records(&packages, &utc_date(now)));
+    let json = serde_json::to_string_pretty(&file)? + "\n";
+    std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))
 }

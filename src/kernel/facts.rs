@@ -4,7 +4,8 @@
 //! whether `struct sched_ext_ops` exists and its members, the kfuncs (FUNCs
 //! tagged `bpf_kfunc`; FUNCs with kfunc-like names when the BTF carries no
 //! such tags, as with pahole < 1.25), the values of every `SCX_*` enumerator, the kernel's map
-//! types, program types and helper ids, and BTF defects known to break loading.
+//! types, program types and helper ids, whether the kernel is PREEMPT_RT, and
+//! BTF defects known to break loading.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +16,10 @@ use crate::btf::{Btf, Kind, Shape, Type, TypeFormatter};
 /// The `struct_ops` type `sched_ext` schedulers implement.
 pub const SCHED_EXT_OPS: &str = "sched_ext_ops";
 const KFUNC_TAG: &str = "bpf_kfunc";
+/// `spinlock_t`'s struct: on PREEMPT_RT it is `{ struct rt_mutex_base lock; ... }`.
+const SPINLOCK: &str = "spinlock";
+/// The sleeping lock inside an RT `struct spinlock`.
+const RT_MUTEX_BASE: &str = "rt_mutex_base";
 /// FUNCs with these prefixes are sched_ext kfuncs even when pahole did not tag
 /// them: Debian's 6.16 BTF, for one, tags `scx_bpf_consume` but not the
 /// equally registered `scx_bpf_dispatch`. libbpf resolves kfunc externs by
@@ -129,6 +134,11 @@ pub struct KernelFacts {
     /// `BPF_FUNC_*` → helper id, from `enum bpf_func_id`.
     pub helpers: BTreeMap<String, u64>,
     pub defects: Vec<BtfDefect>,
+    /// Whether the kernel is built with `CONFIG_PREEMPT_RT`: its `struct
+    /// spinlock` wraps a `struct rt_mutex_base` (a sleeping lock) instead of
+    /// a `struct raw_spinlock`. The verifier refuses `bpf_timer` there.
+    #[serde(default)]
+    pub preempt_rt: bool,
     /// Number of BTF types read.
     pub btf_types: u32,
 }
@@ -160,6 +170,7 @@ impl KernelFacts {
             prog_types: enum_by_name(btf, scan.uapi.prog_type),
             helpers: enum_by_name(btf, scan.uapi.func_id),
             defects,
+            preempt_rt: scan.spinlock.is_some_and(|t| is_rt_spinlock(btf, &t)),
             btf_types: btf.len(),
         }
     }
@@ -207,6 +218,8 @@ struct Scan<'a> {
     other_named: Vec<u32>,
     scx_enums: BTreeMap<String, EnumValue>,
     uapi: UapiEnums,
+    /// `struct spinlock`, whose layout tells a PREEMPT_RT kernel apart.
+    spinlock: Option<Type<'a>>,
 }
 
 impl<'a> Scan<'a> {
@@ -218,6 +231,9 @@ impl<'a> Scan<'a> {
                 Kind::DeclTag => scan.decl_tag(btf, &ty),
                 Kind::Struct if btf.str_is(ty.name_off, SCHED_EXT_OPS) => {
                     scan.sched_ext_ops.get_or_insert(ty);
+                }
+                Kind::Struct if btf.str_is(ty.name_off, SPINLOCK) => {
+                    scan.spinlock.get_or_insert(ty);
                 }
                 Kind::Enum | Kind::Enum64 => scan.enumeration(btf, &ty),
                 _ => {}
@@ -331,6 +347,15 @@ fn ops_members(btf: &Btf<'_>, ops: &Type<'_>) -> Vec<OpsMember> {
             }
         })
         .collect()
+}
+
+/// Whether `struct spinlock` has a member of type `struct rt_mutex_base`
+/// (`include/linux/spinlock_types.h`, the `CONFIG_PREEMPT_RT` branch).
+fn is_rt_spinlock(btf: &Btf<'_>, spinlock: &Type<'_>) -> bool {
+    spinlock.members().any(|m| {
+        btf.resolve(m.type_id)
+            .is_ok_and(|t| t.kind == Kind::Struct && btf.name(&t) == RT_MUTEX_BASE)
+    })
 }
 
 fn enum_by_name(btf: &Btf<'_>, id: Option<u32>) -> BTreeMap<String, u64> {

@@ -10,14 +10,24 @@ use std::collections::HashSet;
 use super::{Assessment, Reason};
 use crate::btf::{Btf, CoreReloKind, Kind, MAX_CHAIN, Type};
 use crate::kernel::KernelTypes;
+use crate::kernel::facts::SCHED_EXT_OPS;
 use crate::object::{CoreRequirement, Requirements, essential_name};
 
-/// The root type names `reqs`' CO-RE relocations start from: what a
+/// The root type names `reqs`' CO-RE relocations start from, and the
+/// struct_ops types other than `sched_ext_ops` they define maps of: what a
 /// [`KernelTypes`] must index to check them.
 #[must_use]
 pub fn core_roots<'r>(reqs: impl IntoIterator<Item = &'r Requirements>) -> HashSet<&'r str> {
     reqs.into_iter()
-        .flat_map(|r| r.core_relocs.iter().map(|c| root_name(&c.root_type)))
+        .flat_map(|r| {
+            let relocs = r.core_relocs.iter().map(|c| root_name(&c.root_type));
+            let ops = r
+                .struct_ops
+                .iter()
+                .filter(|m| m.kernel_type != SCHED_EXT_OPS)
+                .map(|m| m.kernel_type.as_str());
+            relocs.chain(ops)
+        })
         .collect()
 }
 

@@ -11,8 +11,10 @@
 
 mod core_check;
 mod kconfig;
+mod kernel_rules;
 mod select;
 mod shape;
+mod struct_ops;
 mod verdict;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,7 +29,7 @@ pub use core_check::core_roots;
 pub use kconfig::LIBBPF_VIRTUAL_KCONFIG;
 pub use select::{Candidate, Judged, Selection, select};
 pub use shape::compatible;
-pub use verdict::{Assessment, Reason, Shim, ShimPlan, Verdict};
+pub use verdict::{Assessment, Dependency, Reason, Shim, ShimPlan, Verdict};
 
 /// What a variant's manifest allows the loader to drop on older kernels.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,7 +58,11 @@ pub fn assess(req: &Requirements, policy: &VariantPolicy, target: &Target<'_>) -
         return a;
     }
     for map in &req.struct_ops {
-        check_struct_ops(map, policy, facts, &mut a);
+        if map.kernel_type == SCHED_EXT_OPS {
+            check_sched_ext_ops(map, policy, facts, &mut a);
+        } else {
+            struct_ops::check(map, target.btf, &mut a);
+        }
     }
     let guarded = guarded_programs(req);
     for k in &req.kfuncs {
@@ -65,6 +71,8 @@ pub fn assess(req: &Requirements, policy: &VariantPolicy, target: &Target<'_>) -
     fill_enum_slots(req, facts, &mut a);
     kconfig::check(req, target.kconfig, &mut a);
     check_types(req, facts, &mut a);
+    kernel_rules::check(req, facts, &mut a);
+    kernel_rules::user_half(req, facts, &mut a);
     if let Some(btf) = target.btf {
         core_check::check(req, btf, &mut a);
     } else if !req.core_relocs.is_empty() {
@@ -76,19 +84,12 @@ pub fn assess(req: &Requirements, policy: &VariantPolicy, target: &Target<'_>) -
     a
 }
 
-fn check_struct_ops(
+fn check_sched_ext_ops(
     map: &StructOpsMap,
     policy: &VariantPolicy,
     facts: &KernelFacts,
     a: &mut Assessment,
 ) {
-    if map.kernel_type != SCHED_EXT_OPS {
-        a.note(format!(
-            "struct_ops map {} of type {} not checked (only sched_ext_ops is modelled)",
-            map.name, map.kernel_type
-        ));
-        return;
-    }
     if facts.ops_member("dump").is_none() {
         a.refuse(Reason::SchedExtTooOld);
     }

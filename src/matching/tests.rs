@@ -9,7 +9,8 @@ use crate::btf::tests::BtfBuilder;
 use crate::btf::{Btf, CoreReloKind, Shape};
 use crate::kernel::{EnumValue, Kconfig, KernelTypes, Kfunc, OpsMember};
 use crate::object::{
-    CoreRequirement, KconfigExtern, MapDef, MemberSlot, Program, RodataVar, essential_name,
+    ArenaUse, CoreRequirement, KconfigExtern, MapDef, MemberSlot, Program, RodataVar,
+    essential_name,
 };
 
 const SCX_OPS_ENQ_LAST: u64 = 1 << 1;
@@ -55,6 +56,7 @@ fn kernel() -> KernelFacts {
         prog_types: BTreeMap::from([("BPF_PROG_TYPE_STRUCT_OPS".into(), 27)]),
         helpers: BTreeMap::from([("BPF_FUNC_map_lookup_elem".into(), 1)]),
         defects: Vec::new(),
+        preempt_rt: false,
         btf_types: 0,
     }
 }
@@ -116,6 +118,8 @@ fn object() -> Requirements {
         }],
         helpers: vec![1],
         exit_info: None,
+        arena: ArenaUse::default(),
+        compiler: None,
     }
 }
 
@@ -123,6 +127,14 @@ fn facts_only(facts: &KernelFacts) -> Target<'_> {
     Target {
         facts,
         btf: None,
+        kconfig: None,
+    }
+}
+
+fn with_btf<'a>(facts: &'a KernelFacts, btf: &'a KernelTypes<'a>) -> Target<'a> {
+    Target {
+        facts,
+        btf: Some(btf),
         kconfig: None,
     }
 }
@@ -460,6 +472,10 @@ fn map_program_and_helper_types_the_kernel_lacks() {
         map_type: BPF_MAP_TYPE_ARENA,
         section: ".maps".into(),
         max_entries: Some(1),
+        key_size: Some(0),
+        value_size: Some(0),
+        timer: false,
+        helpers: Vec::new(),
     });
     req.programs.push(Program {
         name: "test_syscall".into(),
@@ -485,6 +501,255 @@ fn map_program_and_helper_types_the_kernel_lacks() {
         },
     );
     refused_with(&a, &Reason::HelperMissing { id: 212 });
+}
+
+/// A `.maps` map as libbpf would create it.
+fn map(name: &str, map_type: u32, max_entries: Option<u32>, key: u32, value: u32) -> MapDef {
+    MapDef {
+        name: name.into(),
+        map_type,
+        section: ".maps".into(),
+        max_entries,
+        key_size: Some(key),
+        value_size: Some(value),
+        timer: false,
+        helpers: Vec::new(),
+    }
+}
+
+/// `kernel()` knowing the map types the map-creation tests use.
+fn kernel_with_map_types(types: &[(&str, u32)]) -> KernelFacts {
+    let mut k = kernel();
+    for (name, value) in types {
+        k.map_types.insert((*name).into(), u64::from(*value));
+    }
+    k
+}
+
+#[test]
+fn maps_the_kernel_refuses_to_create() {
+    const HASH: u32 = 1;
+    const TASK_STORAGE: u32 = 29;
+    let k = kernel_with_map_types(&[
+        ("BPF_MAP_TYPE_HASH", HASH),
+        ("BPF_MAP_TYPE_TASK_STORAGE", TASK_STORAGE),
+    ]);
+    let mut req = object();
+    req.maps = vec![
+        // scx_pair's pair_ctx: sized by its C loader, 0 in the object.
+        map("pair_ctx", BPF_MAP_TYPE_ARRAY, Some(0), 4, 16),
+        // No max_entries at all in a BTF-defined map: libbpf passes 0.
+        map("unsized", HASH, None, 4, 8),
+        map("wide_key", BPF_MAP_TYPE_ARRAY, Some(1), 8, 8),
+        map("no_value", HASH, Some(4), 4, 0),
+        map("task_ctx", TASK_STORAGE, Some(0), 4, 8),
+        map("sized_storage", TASK_STORAGE, Some(8), 4, 8),
+        map("fine", HASH, Some(64), 4, 8),
+    ];
+    let a = assess_on(&req, &VariantPolicy::default(), &k);
+    refused_with(
+        &a,
+        &Reason::MapUnsized {
+            map: "pair_ctx".into(),
+            map_type: BPF_MAP_TYPE_ARRAY,
+        },
+    );
+    assert!(
+        a.reasons[0]
+            .to_string()
+            .contains("size the map in the manifest's setup"),
+        "{}",
+        a.reasons[0]
+    );
+    refused_with(
+        &a,
+        &Reason::MapUnsized {
+            map: "unsized".into(),
+            map_type: HASH,
+        },
+    );
+    let shape = |map: &str, field: &str, value: u32, need: &str| Reason::MapShape {
+        map: map.into(),
+        field: field.into(),
+        value,
+        need: need.into(),
+    };
+    refused_with(&a, &shape("wide_key", "key_size", 8, "4 (a u32 index)"));
+    refused_with(&a, &shape("no_value", "value_size", 0, "more than 0"));
+    refused_with(
+        &a,
+        &shape(
+            "sized_storage",
+            "max_entries",
+            8,
+            "0 (the kernel sizes this map type itself)",
+        ),
+    );
+    assert_eq!(
+        a.reasons.len(),
+        5,
+        "task_ctx and fine are fine: {:?}",
+        a.reasons
+    );
+}
+
+#[test]
+fn bpf_timer_users_are_refused_on_preempt_rt_only() {
+    const BPF_FUNC_TIMER_INIT: u32 = 169;
+    let mut k = kernel();
+    k.helpers
+        .insert("BPF_FUNC_timer_init".into(), u64::from(BPF_FUNC_TIMER_INIT));
+    let mut req = object();
+    let mut timers = map("central_timer", BPF_MAP_TYPE_ARRAY, Some(1), 4, 16);
+    timers.timer = true;
+    req.maps.push(timers);
+    req.helpers.push(BPF_FUNC_TIMER_INIT);
+    let a = assess_on(&req, &VariantPolicy::default(), &k);
+    assert_eq!(a.verdict(), Verdict::Loads, "not RT: {a:?}");
+    k.preempt_rt = true;
+    let a = assess_on(&req, &VariantPolicy::default(), &k);
+    let want = Reason::BpfTimerOnRt {
+        maps: vec!["central_timer".into()],
+    };
+    refused_with(&a, &want);
+    assert!(
+        want.to_string()
+            .contains("bpf_timer cannot be used on PREEMPT_RT")
+    );
+    // A timer in a map value that no program arms is not refused.
+    req.helpers.retain(|&h| h != BPF_FUNC_TIMER_INIT);
+    assert!(assess_on(&req, &VariantPolicy::default(), &k).loadable());
+}
+
+#[test]
+fn arena_users_without_address_space_casts_are_refused() {
+    let k = kernel_with_map_types(&[("BPF_MAP_TYPE_ARENA", BPF_MAP_TYPE_ARENA)]);
+    let mut req = object();
+    req.maps
+        .push(map("arena", BPF_MAP_TYPE_ARENA, Some(1024), 0, 0));
+    req.arena = ArenaUse {
+        maps: vec!["arena".into()],
+        globals: Vec::new(),
+        casts: 0,
+    };
+    let a = assess_on(&req, &VariantPolicy::default(), &k);
+    let want = Reason::ArenaWithoutCasts {
+        maps: vec!["arena".into()],
+        globals: Vec::new(),
+        compiler: None,
+    };
+    refused_with(&a, &want);
+    assert!(want.to_string().contains("rebuild with clang >= 19"));
+    // Built by clang >= 19: the casts are there.
+    req.arena.casts = 12;
+    req.compiler = Some("Debian clang version 19.1.7 (3)".into());
+    let a = assess_on(&req, &VariantPolicy::default(), &k);
+    assert_eq!(a.verdict(), Verdict::Loads, "{a:?}");
+    // scx_sdt by clang 16: a few hand-written casts, not enough.
+    req.arena.casts = 5;
+    req.compiler = Some("Debian clang version 16.0.6 (15~deb12u1)".into());
+    let a = assess_on(&req, &VariantPolicy::default(), &k);
+    refused_with(
+        &a,
+        &Reason::ArenaWithoutCasts {
+            maps: vec!["arena".into()],
+            globals: Vec::new(),
+            compiler: req.compiler.clone(),
+        },
+    );
+}
+
+#[test]
+fn objects_fed_by_user_space_load_but_need_their_user_half_to_run() {
+    const QUEUE: u32 = 22;
+    const PUSH: u32 = 87;
+    const POP: u32 = 88;
+    let mut k = kernel_with_map_types(&[("BPF_MAP_TYPE_QUEUE", QUEUE)]);
+    k.helpers
+        .insert("BPF_FUNC_map_push_elem".into(), u64::from(PUSH));
+    k.helpers
+        .insert("BPF_FUNC_map_pop_elem".into(), u64::from(POP));
+    let queue = |name: &str, helpers: &[u32]| MapDef {
+        helpers: helpers.to_vec(),
+        ..map(name, QUEUE, Some(4096), 0, 4)
+    };
+    let mut req = object();
+    // scx_central: BPF pushes to and pops from its own queue.
+    req.maps.push(queue("central_q", &[PUSH, POP]));
+    // scx_userland: BPF pushes `enqueued` for user space to read.
+    req.maps.push(queue("enqueued", &[PUSH]));
+    let a = assess_on(&req, &VariantPolicy::default(), &k);
+    assert!(a.depends.is_empty(), "BPF feeds these itself: {a:?}");
+    // scx_userland: user space pushes `dispatched`, BPF only pops it.
+    req.maps.push(queue("dispatched", &[POP]));
+    let a = assess_on(&req, &VariantPolicy::default(), &k);
+    assert_eq!(
+        a.verdict(),
+        Verdict::Loads,
+        "the verdict is unchanged: {a:?}"
+    );
+    let want = Dependency::UserHalf {
+        maps: vec!["dispatched".into()],
+    };
+    assert_eq!(a.depends, vec![want.clone()]);
+    assert!(
+        want.to_string()
+            .contains("runs only with its user-space half")
+    );
+}
+
+/// Kernel BTF holding `struct sched_ext_ops_cid { int enqueue; }`.
+fn cid_ops_btf() -> Vec<u8> {
+    let mut b = BtfBuilder::new();
+    b.int("int", 4, true);
+    let enqueue = b.str("enqueue");
+    b.raw("sched_ext_ops_cid", 4, 1, false, 4, &[enqueue, 1, 0]);
+    b.build()
+}
+
+#[test]
+fn struct_ops_maps_of_other_types_are_checked_against_kernel_btf() {
+    let mut req = object();
+    let ops = &mut req.struct_ops[0];
+    ops.name = "cid_ops".into();
+    ops.type_name = "sched_ext_ops_cid".into();
+    ops.kernel_type = "sched_ext_ops_cid".into();
+    ops.members_set = vec!["enqueue".into(), "dispatch".into()];
+    let k = kernel();
+    let bytes = cid_ops_btf();
+    let types = KernelTypes::for_names(Btf::parse(&bytes).unwrap(), &core_roots([&req]));
+    let target = with_btf(&k, &types);
+    let a = assess(&req, &VariantPolicy::default(), &target);
+    assert_eq!(
+        a.reasons,
+        vec![Reason::StructOpsMemberMissing {
+            map: "cid_ops".into(),
+            kernel_type: "sched_ext_ops_cid".into(),
+            member: "dispatch".into(),
+        }]
+    );
+    // A kernel whose BTF lacks the type.
+    let bytes = task_struct_btf();
+    let types = KernelTypes::for_names(Btf::parse(&bytes).unwrap(), &core_roots([&req]));
+    let target = Target {
+        btf: Some(&types),
+        ..target
+    };
+    let want = Reason::StructOpsTypeMissing {
+        map: "cid_ops".into(),
+        kernel_type: "sched_ext_ops_cid".into(),
+    };
+    refused_with(&assess(&req, &VariantPolicy::default(), &target), &want);
+    assert!(
+        want.to_string()
+            .contains("needs a kernel with struct sched_ext_ops_cid")
+    );
+    // Without kernel BTF: noted as not checked, not refused.
+    let a = assess_on(&req, &VariantPolicy::default(), &k);
+    assert!(
+        a.loadable() && a.notes.iter().any(|n| n.contains("not checked")),
+        "{a:?}"
+    );
 }
 
 /// Kernel BTF holding `struct task_struct { int pid; }`.
@@ -520,11 +785,7 @@ fn core_relocations_resolve_against_kernel_btf_or_are_refused() {
         core_relo(CoreReloKind::FieldByteOffset, "scx_weight"),
     ];
     let types = KernelTypes::for_names(btf, &core_roots([&req]));
-    let target = Target {
-        facts: &k,
-        btf: Some(&types),
-        kconfig: None,
-    };
+    let target = with_btf(&k, &types);
     let a = assess(&req, &VariantPolicy::default(), &target);
     assert_eq!(
         a.reasons,

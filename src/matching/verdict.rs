@@ -156,11 +156,82 @@ pub enum Reason {
         name: String,
         config_known: bool,
     },
+    /// A map with `max_entries` 0 of a type the kernel will not create
+    /// unsized (libbpf: "map 'M': failed to create: -EINVAL").
+    MapUnsized {
+        map: String,
+        map_type: u32,
+    },
+    /// A map whose size field breaks the kernel's rule for its type.
+    MapShape {
+        map: String,
+        field: String,
+        value: u32,
+        need: String,
+    },
+    /// The object calls `bpf_timer_*` helpers and the kernel is PREEMPT_RT.
+    BpfTimerOnRt {
+        maps: Vec<String>,
+    },
+    /// Arena maps or `__arena` globals, but no address-space casts in the code.
+    /// ... or built by a clang older than 19 (`compiler`, from its DWARF).
+    ArenaWithoutCasts {
+        maps: Vec<String>,
+        globals: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        compiler: Option<String>,
+    },
+    /// A struct_ops map of a type the kernel's BTF lacks.
+    StructOpsTypeMissing {
+        map: String,
+        kernel_type: String,
+    },
+    /// A struct_ops map (not `sched_ext_ops`) sets a member the kernel's type lacks.
+    StructOpsMemberMissing {
+        map: String,
+        kernel_type: String,
+        member: String,
+    },
 }
 
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Reason::MapUnsized { map, map_type } => write!(
+                f,
+                "map {map} (type {map_type}) has max_entries 0, which the kernel refuses to create \
+                 (EINVAL): size the map in the manifest's setup (max_entries) or by the loader"
+            ),
+            Reason::MapShape { map, field, value, need } => write!(
+                f,
+                "map {map}: {field} {value} is refused by the kernel (EINVAL); it must be {need}: \
+                 fix the map definition"
+            ),
+            Reason::BpfTimerOnRt { maps } => write!(
+                f,
+                "bpf_timer cannot be used on PREEMPT_RT kernels (the verifier refuses the \
+                 bpf_timer_* calls; timer maps: {}): use a non-RT kernel or a variant without timers",
+                list(maps)
+            ),
+            Reason::ArenaWithoutCasts { maps, globals, compiler } => {
+                let none = |v: &[String]| if v.is_empty() { "none".to_string() } else { v.join(", ") };
+                write!(f, "uses BPF arenas (maps: {}; __arena globals: {}) but ", none(maps), none(globals))?;
+                match compiler {
+                    Some(c) => write!(f, "was built by {c}, which emits no address-space casts")?,
+                    None => f.write_str("has no address-space cast instructions")?,
+                }
+                f.write_str(", so the verifier refuses its arena accesses: rebuild with clang >= 19")
+            }
+            Reason::StructOpsTypeMissing { map, kernel_type } => write!(
+                f,
+                "struct_ops map {map} is of type struct {kernel_type}, which this kernel's BTF \
+                 lacks: it needs a kernel with struct {kernel_type}"
+            ),
+            Reason::StructOpsMemberMissing { map, kernel_type, member } => write!(
+                f,
+                "{map} sets {kernel_type}.{member}, which this kernel lacks: it needs a kernel \
+                 whose struct {kernel_type} has {member}"
+            ),
             Reason::NoSchedExt => f.write_str(
                 "kernel without sched_ext (no struct sched_ext_ops): it needs CONFIG_SCHED_CLASS_EXT=y",
             ),
@@ -232,6 +303,31 @@ fn list(items: &[String]) -> String {
     }
 }
 
+/// Something an object needs to keep running once loaded, which a load
+/// alone does not give it: "loads" is not "runs". Never changes a verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Dependency {
+    /// Its programs pop from queue/stack maps or drain user ring buffers that
+    /// only user space fills (scx_userland's `dispatched`): it runs only
+    /// while its own user-space half feeds them.
+    UserHalf { maps: Vec<String> },
+}
+
+impl fmt::Display for Dependency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Dependency::UserHalf { maps } => write!(
+                f,
+                "loads, but runs only with its user-space half: its programs consume maps that \
+                 only user space fills ({}); without that half the kernel disables it soon after \
+                 attach",
+                list(maps)
+            ),
+        }
+    }
+}
+
 /// Everything matching found about one object on one kernel.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Assessment {
@@ -239,6 +335,9 @@ pub struct Assessment {
     pub reasons: Vec<Reason>,
     /// Observations that change nothing (optional kfuncs absent, checks skipped).
     pub notes: Vec<String>,
+    /// What it needs to keep running after it loads (not part of the verdict).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends: Vec<Dependency>,
 }
 
 impl Assessment {

@@ -5,6 +5,7 @@
 //! `scxpack inspect` prints, what `pack` stores in a manifest, and what the
 //! matcher compares with [`crate::kernel::KernelFacts`].
 
+mod arena;
 mod core_relo;
 mod elf;
 mod externs;
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::btf::{Btf, BtfError, BtfExt, BtfExtError};
+pub use arena::{ARENA_SECTION, ArenaUse, MAP_TYPE_ARENA, clang_major};
 pub use core_relo::CoreRequirement;
 pub use externs::{KconfigExtern, KfuncExtern, essential_name};
 pub use maps::MapDef;
@@ -90,6 +92,12 @@ pub struct Requirements {
     /// has a global of type `struct user_exit_info`.
     #[serde(default)]
     pub exit_info: Option<GlobalSlot>,
+    /// BPF arena maps and globals, and the address-space casts the code has.
+    #[serde(default)]
+    pub arena: ArenaUse,
+    /// The compiler the object's DWARF names, when it has DWARF.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compiler: Option<String>,
 }
 
 /// A global variable's place in a data section.
@@ -132,6 +140,7 @@ impl Requirements {
             None => BtfExt::default(),
         };
         let programs = programs::programs(&obj);
+        let maps = maps::maps(&obj, &btf);
         Ok(Requirements {
             license: obj.section_data("license").map(c_string),
             struct_ops: struct_ops::struct_ops_maps(&obj, &btf),
@@ -139,7 +148,9 @@ impl Requirements {
             kconfig: externs::kconfig(&obj, &btf),
             core_relocs: core_relo::requirements(&btf, &ext, &programs),
             rodata: rodata(&obj, &btf),
-            maps: maps::maps(&obj, &btf),
+            arena: arena::arena_use(&obj, &btf, &maps),
+            compiler: arena::compiler(&obj),
+            maps,
             helpers: programs::helper_ids(&obj),
             exit_info: exit_info(&obj, &btf),
             programs,

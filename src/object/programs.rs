@@ -91,31 +91,81 @@ pub(crate) fn owner<'p>(programs: &'p [Program], section: &str, insn: u32) -> Op
 /// One decoded instruction's fields that matter here.
 pub(crate) struct Insn {
     pub code: u8,
+    pub dst_reg: u8,
     pub src_reg: u8,
+    pub off: i16,
     pub imm: i32,
 }
 
 /// Walks the instructions of a program section (skipping the second half of `lddw`).
 pub(crate) fn instructions(data: &[u8]) -> impl Iterator<Item = Insn> + '_ {
+    instructions_at(data).map(|(_, insn)| insn)
+}
+
+/// [`instructions`] with each one's byte offset in the section.
+pub(crate) fn instructions_at(data: &[u8]) -> impl Iterator<Item = (usize, Insn)> + '_ {
     let mut skip = false;
-    data.chunks_exact(8).filter_map(move |raw| {
-        if skip {
-            skip = false;
-            return None;
-        }
-        skip = raw[0] == OP_LDDW;
-        Some(Insn {
-            code: raw[0],
-            src_reg: raw[1] >> 4,
-            imm: i32::from_le_bytes([raw[4], raw[5], raw[6], raw[7]]),
+    data.chunks_exact(8)
+        .enumerate()
+        .filter_map(move |(i, raw)| {
+            if skip {
+                skip = false;
+                return None;
+            }
+            skip = raw[0] == OP_LDDW;
+            Some((
+                i * 8,
+                Insn {
+                    code: raw[0],
+                    dst_reg: raw[1] & 0xf,
+                    src_reg: raw[1] >> 4,
+                    off: i16::from_le_bytes([raw[2], raw[3]]),
+                    imm: i32::from_le_bytes([raw[4], raw[5], raw[6], raw[7]]),
+                },
+            ))
         })
-    })
 }
 
 impl Insn {
     pub fn is_call(&self) -> bool {
         self.code == OP_CALL
     }
+
+    /// A call of BPF helper `imm` (not a kfunc or subprogram call).
+    pub fn is_helper_call(&self) -> bool {
+        self.is_call() && self.src_reg == 0 && self.imm > 0
+    }
+}
+
+/// For every map of `names`, the BPF helpers called with it as the first
+/// argument: the map's address loaded into `r1` (an `lddw` relocated to the
+/// map's symbol) and not overwritten by another map before the call. What
+/// the compiler emits for `bpf_map_pop_elem(&queue, &v)` and the like.
+pub(crate) fn helpers_by_map(
+    obj: &BpfElf<'_>,
+    names: &[&str],
+) -> std::collections::BTreeMap<String, Vec<u32>> {
+    let mut out: std::collections::BTreeMap<String, Vec<u32>> = std::collections::BTreeMap::new();
+    for sec in obj.exec_sections() {
+        let mut r1: Option<&str> = None;
+        for (at, insn) in instructions_at(sec.data) {
+            if insn.code == OP_LDDW && insn.dst_reg == 1 {
+                r1 = sec
+                    .relocs
+                    .iter()
+                    .find(|r| r.offset == at as u64)
+                    .and_then(|r| names.iter().find(|n| **n == r.symbol).copied());
+            } else if insn.is_helper_call() {
+                if let Some(map) = r1.take() {
+                    let calls = out.entry(map.to_string()).or_default();
+                    calls.push(insn.imm as u32);
+                    calls.sort_unstable();
+                    calls.dedup();
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Every BPF helper id called by any program, sorted and deduplicated.
@@ -123,7 +173,7 @@ pub(crate) fn helper_ids(obj: &BpfElf<'_>) -> Vec<u32> {
     let mut ids: Vec<u32> = obj
         .exec_sections()
         .flat_map(|s| instructions(s.data))
-        .filter(|i| i.is_call() && i.src_reg == 0 && i.imm > 0)
+        .filter(Insn::is_helper_call)
         .map(|i| i.imm as u32)
         .collect();
     ids.sort_unstable();

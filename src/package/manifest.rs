@@ -15,7 +15,8 @@ use crate::matching::VariantPolicy;
 use crate::object::Requirements;
 
 /// The schema this build writes.
-pub const SCHEMA_VERSION: &str = "1.0";
+/// 1.1 added `proofs`.
+pub const SCHEMA_VERSION: &str = "1.1";
 /// The newest schema major this build reads.
 pub const SCHEMA_MAJOR: u32 = 1;
 
@@ -148,6 +149,10 @@ pub struct PackageManifest {
     #[serde(default)]
     pub provenance: Provenance,
     pub schedulers: Vec<Scheduler>,
+    /// What VM runs saw (`pack --proof`; schema 1.1): `check` marks the
+    /// cells they cover as proven, or contradicted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proofs: Vec<crate::proof::ProofRecord>,
 }
 
 impl PackageManifest {

@@ -352,6 +352,7 @@ impl Package {
                 parameters: Vec::new(),
                 variants: vec![variant],
             }],
+            proofs: Vec::new(),
         };
         Ok(Package {
             bare: true,

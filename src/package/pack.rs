@@ -92,6 +92,74 @@ pub enum PackError {
     Invalid(String),
     #[error("SOURCE_DATE_EPOCH={0:?} is not a number of seconds")]
     Epoch(String),
+    #[error(transparent)]
+    Proof(#[from] crate::proof::ProofError),
+    #[error(
+        "{path}: no proof record for package {package:?} (the records name {found}); run `scxpack vmtest PKG --proof FILE` on this package"
+    )]
+    NoProofFor {
+        path: PathBuf,
+        package: String,
+        found: String,
+    },
+    #[error(
+        "{path}: the proof for {scheduler}/{variant} ran object sha256 {recorded}, this package has {packed} (or no such variant): rerun vmtest on this build"
+    )]
+    ProofMismatch {
+        path: PathBuf,
+        scheduler: String,
+        variant: String,
+        recorded: String,
+        packed: String,
+    },
+}
+
+/// Adds the proof records in `path` that are about `package` to its
+/// manifest (`pack --proof`). Every record must name a scheduler of the
+/// package, and one that loaded a variant must have run that variant's
+/// exact object; records of other packages are left out. Returns how many
+/// records were added.
+pub fn embed_proofs(package: &mut Package, path: &Path) -> Result<usize, PackError> {
+    let file = crate::proof::ProofFile::read(path)?;
+    let name = package.manifest.name.clone();
+    let records: Vec<_> = file
+        .records
+        .iter()
+        .filter(|r| r.package == name)
+        .cloned()
+        .collect();
+    if records.is_empty() {
+        let found: std::collections::BTreeSet<&str> =
+            file.records.iter().map(|r| r.package.as_str()).collect();
+        return Err(PackError::NoProofFor {
+            path: path.to_path_buf(),
+            package: name,
+            found: found.into_iter().collect::<Vec<_>>().join(", "),
+        });
+    }
+    for r in &records {
+        let variant = r.variant.as_deref().unwrap_or("");
+        let sched = package.manifest.scheduler(&r.scheduler);
+        let packed = sched
+            .and_then(|s| s.variants.iter().find(|v| v.name == variant))
+            .map(|v| v.sha256.as_str());
+        let same_object = match &r.object_sha256 {
+            None => true,
+            Some(recorded) => packed == Some(recorded.as_str()),
+        };
+        if sched.is_none() || !same_object {
+            return Err(PackError::ProofMismatch {
+                path: path.to_path_buf(),
+                scheduler: r.scheduler.clone(),
+                variant: variant.to_string(),
+                recorded: r.object_sha256.clone().unwrap_or_else(|| "-".into()),
+                packed: packed.unwrap_or("-").to_string(),
+            });
+        }
+    }
+    let added = records.len();
+    package.manifest.proofs.extend(records);
+    Ok(added)
 }
 
 /// `SOURCE_DATE_EPOCH` from the environment; 0 when unset or empty.
@@ -196,6 +264,7 @@ pub fn pack(source: &Path, options: &PackOptions) -> Result<Package, PackError> 
             .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string()),
         provenance,
         schedulers: schedulers.into_iter().map(|(s, _)| s).collect(),
+        proofs: Vec::new(),
     };
     let package = Package::new(manifest, objects);
     package.validate().map_err(PackError::Invalid)?;

@@ -17,6 +17,7 @@ pub use shard::{MergeError, Shard, merge};
 use crate::kernel::{Kconfig, source};
 use crate::loader::RunRecord;
 use crate::package::Package;
+use crate::proof::ProofRecord;
 use crate::vm::{self, GuestJob, KernelRun, VmConfig};
 
 /// One kernel × scheduler result.
@@ -39,6 +40,8 @@ pub struct VmResult {
     pub exit_code: Option<i32>,
     /// What the guest's `scxpack run --json` printed.
     pub report: Option<RunRecord>,
+    /// sha256 of the kernel's BTF (what a proof record is keyed on).
+    pub btf_sha256: Option<String>,
 }
 
 /// The whole run, or one shard of it.
@@ -152,6 +155,7 @@ pub fn matrix_shard(
     let kernels = vm::expand_kernels(&unpacked.paths)?;
     let mut cfg = cfg.clone();
     cfg.files.extend(kernel_configs(&kernels));
+    let btf_hashes = btf_hashes(&kernels);
     let runs = vm::run_matrix(&kernels, packages, &jobs, &cfg)?;
     for (run, position) in runs.iter().zip(positions) {
         out.boots.push(BootSummary {
@@ -165,8 +169,14 @@ pub fn matrix_shard(
             sched_ext: run.sched_ext.is_some(),
             sched_ext_log: run.sched_ext_log.clone(),
         });
+        let btf = btf_hashes
+            .iter()
+            .find(|(k, _)| *k == run.kernel)
+            .and_then(|(_, h)| h.clone());
         for (id, pkg, sched) in &index {
-            out.results.push(result(run, id, pkg, sched));
+            let mut r = result(run, id, pkg, sched);
+            r.btf_sha256.clone_from(&btf);
+            out.results.push(r);
         }
         for job in extra {
             if let Some(j) = run.job(&job.id) {
@@ -219,6 +229,60 @@ impl Drop for DebKernels {
         if let Some(dir) = &self.dir {
             let _ = std::fs::remove_dir_all(dir);
         }
+    }
+}
+
+/// Each kernel image with the sha256 of its BTF (`None` when unreadable).
+fn btf_hashes(kernels: &[PathBuf]) -> Vec<(PathBuf, Option<String>)> {
+    let cache = source::default_cache_dir();
+    kernels
+        .iter()
+        .map(|k| {
+            let hash = source::read_kernel_cached(k, cache.as_deref())
+                .ok()
+                .map(|image| crate::package::sha256_hex(&image.btf));
+            (k.clone(), hash)
+        })
+        .collect()
+}
+
+impl VmMatrix {
+    /// The results as proof records dated `date`, for the schedulers of
+    /// `packages` (the same packages the matrix ran): kernels whose BTF
+    /// could not be read, and guests that never booted, prove nothing.
+    #[must_use]
+    pub fn proof_records(&self, packages: &[Package], date: &str) -> Vec<ProofRecord> {
+        self.results
+            .iter()
+            .filter(|r| {
+                self.boots
+                    .iter()
+                    .any(|b| b.kernel == r.kernel_path && b.booted && b.failure.is_none())
+            })
+            .filter_map(|r| {
+                let object_sha256 = r.variant.as_ref().and_then(|v| {
+                    let pkg = packages.iter().find(|p| p.manifest.name == r.package)?;
+                    let sched = pkg.manifest.scheduler(&r.scheduler)?;
+                    Some(sched.variants.iter().find(|x| &x.name == v)?.sha256.clone())
+                });
+                Some(ProofRecord {
+                    kernel_release: self
+                        .boots
+                        .iter()
+                        .find(|b| b.kernel == r.kernel_path)
+                        .and_then(|b| b.release.clone()),
+                    btf_sha256: r.btf_sha256.clone()?,
+                    package: r.package.clone(),
+                    scheduler: r.scheduler.clone(),
+                    variant: r.variant.clone().filter(|_| r.loaded),
+                    object_sha256: object_sha256.filter(|_| r.loaded),
+                    loads: r.loaded,
+                    ran: r.ok,
+                    reason: r.reason.clone(),
+                    date: date.to_string(),
+                })
+            })
+            .collect()
     }
 }
 
@@ -285,5 +349,6 @@ fn result(run: &KernelRun, id: &str, pkg: &str, sched: &str) -> VmResult {
         detached_cleanly: detached,
         exit_code: rc,
         report: record,
+        btf_sha256: None,
     }
 }

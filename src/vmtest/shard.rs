@@ -185,6 +185,7 @@ mod tests {
             detached_cleanly: Some(true),
             exit_code: Some(0),
             report: None,
+            btf_sha256: None,
         }
     }
 

@@ -82,3 +82,25 @@ pub fn scxpack_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String)
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Runs `script` with `sh -ec` in `dir`; whether it succeeded.
+pub fn sh(dir: &Path, script: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-ec", script])
+        .current_dir(dir)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The VM settings of the kernel-sample tests: TCG, two guests at a time,
+/// the `scxpack` binary of this build as the guest loader.
+#[must_use]
+pub fn sample_vm_config(timeout_secs: u64) -> scxpack::vm::VmConfig {
+    scxpack::vm::VmConfig {
+        accel: scxpack::vm::Accel::Tcg,
+        jobs: 2,
+        timeout: std::time::Duration::from_secs(timeout_secs),
+        guest_binary: scxpack::vm::GuestBinary::Path(PathBuf::from(env!("CARGO_BIN_EXE_scxpack"))),
+        ..scxpack::vm::VmConfig::default()
+    }
+}

@@ -17,6 +17,7 @@ mirror=""
 keyring=""
 arch=amd64
 update=1
+download_only=0
 # Where the system apt configuration is read from (tests point it elsewhere).
 apt_etc=${SCXPACK_APT_ETC:-/etc/apt}
 
@@ -41,6 +42,8 @@ options:
                        else apt's trusted keys)
       --arch ARCH      package architecture (default: $arch)
       --no-update      reuse the private package lists from an earlier run
+      --download-only  print each downloaded .deb's path instead of extracting
+                       a kernel (any package, e.g. linux-source-7.2)
   -h, --help           this text
 EOF
 }
@@ -65,6 +68,7 @@ parse_args() {
             --keyring) keyring=${2:?$1 needs a value}; shift 2 ;;
             --arch) arch=${2:?$1 needs a value}; shift 2 ;;
             --no-update) update=0; shift ;;
+            --download-only) download_only=1; shift ;;
             -h | --help) usage; exit 0 ;;
             --) shift; args+=("$@"); break ;;
             -*) die "unknown option $1 (see --help)" ;;
@@ -258,13 +262,18 @@ main() {
     need sha256sum coreutils
     [ -n "$mirror" ] || derive_mirror
     setup_private_apt
-    mkdir -p "$outdir"
+    [ "$download_only" = 1 ] || mkdir -p "$outdir"
     local arg pkg deb
     for arg in "${args[@]}"; do
         pkg=$(resolve "$arg")
         deb=$(download "$pkg")
+        if [ "$download_only" = 1 ]; then
+            echo "$deb"
+            continue
+        fi
         extract "$deb" "$pkg"
     done
+    [ "$download_only" = 1 ] && return 0
     write_sums
     echo "$prog: wrote $outdir/SHA256SUMS" >&2
 }
