@@ -15,8 +15,10 @@
 #   OUTDIR receives the packages, the install root, and timings.txt.
 #   KERNEL: images for the installed `check --installed` (default: none).
 # Environment: SCXPACK_CACHE (default /var/cache/scxpack-ci) holds vendor/
-#   and a shared cargo target/ (compiled dependencies; scxpack itself is
-#   always rebuilt from the build tree); SCXPACK_FORMATS (default "deb rpm").
+#   and one cargo target dir per format (target-deb, target-rpm: compiled
+#   dependencies, reused across runs; each format's build flags differ, so
+#   they are not shared; scxpack itself is always recompiled);
+#   SCXPACK_FORMATS (default "deb rpm").
 # Needs: dpkg-dev, debhelper, lintian, rpm, util-linux, cargo >= 1.85 in PATH.
 set -euo pipefail
 
@@ -67,13 +69,15 @@ vendor_crates() {
   echo "$dir"
 }
 
-# The build tree: the checkout's files (tracked and new, not ignored).
+# The build tree: the checkout's files (tracked and new, not ignored), with
+# fresh modification times, so that cargo always recompiles scxpack itself
+# (only the vendored dependencies are reused from the cached target dir).
 make_tree() {
   local tree=$1 vendor=$2
   mkdir -p "$tree"
   (cd "$repo" && git ls-files -z --cached --others --exclude-standard |
     xargs -0 -I{} sh -c 'test -e "$1" && printf "%s\0" "$1"' _ {} |
-    tar --null -T - -cf -) | tar -xf - -C "$tree"
+    tar --null -T - -cf -) | tar -xmf - -C "$tree"
   cp -a "$repo/packaging/debian" "$tree/debian"
   ln -s "$vendor" "$tree/vendor"
   mkdir -p "$tree/.cargo"
@@ -86,7 +90,8 @@ directory = "vendor"
 TOML
 }
 
-# The toolchain in PATH may be a rustup proxy: it needs RUSTUP_HOME, which
+# The build environment for format $1. The toolchain in PATH may be a
+# rustup proxy: it needs RUSTUP_HOME, which
 # is otherwise found through $HOME (set to /nonexistent for the build).
 build_env() {
   local rustup_home=${RUSTUP_HOME:-}
@@ -94,14 +99,14 @@ build_env() {
     rustup_home=$(rustup show home)
   fi
   echo env HOME=/nonexistent ${rustup_home:+RUSTUP_HOME=$rustup_home} \
-    CARGO_TARGET_DIR="$cache/target"
+    CARGO_TARGET_DIR="$cache/target-$1" SCXPACK_GIT_COMMIT="$commit"
 }
 
 build_deb() {
   local tree=$1
   # -d: Build-Depends names Debian's cargo/rustc >= 1.85, which Debian 12
   # lacks; the cargo in PATH (rustup's) builds instead.
-  (cd "$tree" && offline $(build_env) dpkg-buildpackage -b -us -uc -d)
+  (cd "$tree" && offline $(build_env deb) dpkg-buildpackage -b -us -uc -d)
   mv "$tree"/../*.deb "$tree"/../*.changes "$tree"/../*.buildinfo "$out/"
   mv "$tree"/../*.ddeb "$out/" 2>/dev/null || true
 }
@@ -115,7 +120,7 @@ build_rpm() {
   local tree=$1
   # --nodeps: Debian has no rpm database of the build dependencies.
   # --build-in-place: the tree is already laid out (vendor/ included).
-  (cd "$tree" && offline $(build_env) rpmbuild -bb --nodeps --build-in-place \
+  (cd "$tree" && offline $(build_env rpm) rpmbuild -bb --nodeps --build-in-place \
     --define "_topdir $out/rpmbuild" packaging/rpm/scxpack.spec)
 }
 
@@ -133,29 +138,47 @@ install_debs() {
   dpkg --root="$root" -l 'scxpack*' >&2
 }
 
-# The installed binary, from the root: list, check --installed, the hook.
+# The RPMs' payloads unpacked into an empty root (Debian has no rpm database
+# to install them into): the files, modes and objects as rpm ships them.
+unpack_rpms() {
+  local root=$1 rpm
+  rm -rf "$root"
+  mkdir -p "$root"
+  for rpm in "$out"/rpmbuild/RPMS/*/scxpack-*.rpm; do
+    rpm2cpio "$rpm" | (cd "$root" && cpio -idm --quiet)
+  done
+}
+
+# The installed binary, from the root: list, check --installed, and the
+# kernel hook the root has (Debian's postinst.d hook, else the systemd
+# kernel-install plugin), as the package manager calls it.
 run_installed() {
-  local root=$1 kernel
+  local root=$1 kernel release rc
   "$root/usr/bin/scxpack" --version
   "$root/usr/bin/scxpack" list --root "$root"
-  if [ ${#kernels[@]} -gt 0 ]; then
-    "$root/usr/bin/scxpack" check --installed --root "$root" --no-cache --kernel "${kernels[@]}"
-    for kernel in "${kernels[@]}"; do
-      local release
-      release=$(basename "$(dirname "$kernel")")
-      local rc=0
-      echo "hook $release:"
+  [ ${#kernels[@]} -gt 0 ] || return 0
+  "$root/usr/bin/scxpack" check --installed --root "$root" --no-cache --kernel "${kernels[@]}"
+  for kernel in "${kernels[@]}"; do
+    release=$(basename "$(dirname "$kernel")")
+    rc=0
+    echo "hook $release:"
+    if [ -e "$root/etc/kernel/postinst.d/scxpack" ]; then
       PATH="$root/usr/bin:$PATH" SCXPACK_ROOT="$root" \
         "$root/etc/kernel/postinst.d/scxpack" "$release" "$kernel" || rc=$?
-      echo "hook exit $rc"
-    done
-  fi
+    else
+      PATH="$root/usr/bin:$PATH" SCXPACK_ROOT="$root" \
+        "$root/usr/lib/kernel/install.d/50-scxpack.install" add "$release" \
+        "$root/boot/$release" "$kernel" || rc=$?
+    fi
+    echo "hook exit $rc"
+  done
 }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/scxpack-packages.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$cache/target"
 vendor=$(vendor_crates)
+# The build tree has no .git: --version names the checkout's commit.
+commit=$(git -C "$repo" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 for format in $formats; do
   tree="$work/$format/scxpack-$version"
   make_tree "$tree" "$vendor"
@@ -168,6 +191,8 @@ for format in $formats; do
     ;;
   rpm)
     timed rpm-build build_rpm "$tree"
+    unpack_rpms "$out/rpmroot"
+    run_installed "$out/rpmroot"
     ;;
   *) die "unknown format $format (deb, rpm)" ;;
   esac

@@ -9,22 +9,25 @@ use std::process::Command;
 
 use common::{missing, scxpack, temp_dir};
 
-/// Every user-facing subcommand, as `scxpack --help` lists them.
-const SUBCOMMANDS: &[&str] = &[
-    "probe",
-    "inspect",
-    "run",
-    "status",
-    "vmtest",
-    "check",
-    "btf",
-    "pack",
-    "verify",
-    "install",
-    "uninstall",
-    "list",
-    "info",
-];
+/// Every user-facing subcommand, as `scxpack --help` lists them (`help` aside).
+fn subcommands() -> Vec<String> {
+    let (code, out, err) = scxpack(&["--help"]);
+    assert_eq!(code, 0, "scxpack --help: {err}");
+    let subs: Vec<String> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|s| *s != "help")
+        .map(str::to_string)
+        .collect();
+    assert!(
+        subs.len() > 10 && subs.iter().any(|s| s == "check"),
+        "{out}"
+    );
+    subs
+}
 
 /// Path of `tool` on PATH, or `None` (skip outside CI, fail in CI).
 fn tool(tool: &str, package: &str) -> Option<PathBuf> {
@@ -78,7 +81,7 @@ fn man_pages_render_for_every_subcommand() {
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
     pages.sort();
-    for sub in SUBCOMMANDS {
+    for sub in subcommands() {
         let page = format!("scxpack-{sub}.1");
         assert!(pages.contains(&page), "no man page {page} in {pages:?}");
     }
@@ -112,11 +115,11 @@ fn script(shell: &str, file: &str) -> PathBuf {
 }
 
 fn assert_completes_subcommands(shell: &str, completions: &str) {
-    for sub in SUBCOMMANDS.iter().filter(|s| s.starts_with("ch")) {
+    for sub in subcommands().iter().filter(|s| s.starts_with("ch")) {
         assert!(
             completions
                 .lines()
-                .any(|l| l.split_whitespace().next() == Some(sub)),
+                .any(|l| l.split_whitespace().next() == Some(sub.as_str())),
             "{shell} does not complete 'scxpack ch' to {sub}: {completions:?}"
         );
     }
@@ -152,9 +155,9 @@ fn bash_completion_loads_and_completes_subcommands() {
             p,
         ],
     );
-    for sub in SUBCOMMANDS {
+    for sub in subcommands() {
         assert!(
-            all.lines().any(|l| l == *sub),
+            all.lines().any(|l| l == sub),
             "bash does not offer {sub}: {all:?}"
         );
     }
@@ -186,7 +189,7 @@ fn zsh_completion_loads_and_registers() {
         "zsh did not register _scxpack for scxpack"
     );
     let text = std::fs::read_to_string(&path).expect("read _scxpack");
-    for sub in SUBCOMMANDS {
+    for sub in subcommands() {
         assert!(
             text.contains(&format!("'{sub}:")),
             "_scxpack does not list {sub}"
