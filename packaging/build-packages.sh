@@ -102,17 +102,24 @@ build_env() {
     CARGO_TARGET_DIR="$cache/target-$1" SCXPACK_GIT_COMMIT="$commit"
 }
 
+# The builds run with HOME=/nonexistent: as root they could create it.
+home_was_absent=$([ -e /nonexistent ] && echo no || echo yes)
+no_home_written() {
+  [ "$home_was_absent" = no ] || [ ! -e /nonexistent ] || die "/nonexistent exists: something wrote to \$HOME during the build"
+}
+
 build_deb() {
   local tree=$1
   # -d: Build-Depends names Debian's cargo/rustc >= 1.85, which Debian 12
   # lacks; the cargo in PATH (rustup's) builds instead.
   (cd "$tree" && offline $(build_env deb) dpkg-buildpackage -b -us -uc -d)
+  no_home_written
   mv "$tree"/../*.deb "$tree"/../*.changes "$tree"/../*.buildinfo "$out/"
   mv "$tree"/../*.ddeb "$out/" 2>/dev/null || true
 }
 
 lint_debs() {
-  lintian --fail-on error --suppress-tags-from-file /dev/null \
+  lintian --fail-on error \
     "$out"/scxpack_"$version"_*.changes | tee "$out/lintian.txt"
 }
 
@@ -122,6 +129,7 @@ build_rpm() {
   # --build-in-place: the tree is already laid out (vendor/ included).
   (cd "$tree" && offline $(build_env rpm) rpmbuild -bb --nodeps --build-in-place \
     --define "_topdir $out/rpmbuild" packaging/rpm/scxpack.spec)
+  no_home_written
 }
 
 # Installs the .debs into an empty root with dpkg, as a package manager would.
