@@ -53,26 +53,21 @@ pub(crate) struct Args {
     /// scheduler, printed as soon as its kernel is read (completion order).
     #[arg(long, conflicts_with = "json")]
     jsonl: bool,
+    /// For kernel hooks: print only a warning on stderr for each scheduler
+    /// that will not load (kernels without sched_ext included), and exit 0
+    /// whatever happens, also when a kernel or package cannot be read.
+    #[arg(long, conflicts_with_all = ["json", "jsonl", "junit", "markdown", "require_sched_ext", "verbose"])]
+    warn_only: bool,
     #[command(flatten)]
     cache: super::cache::CacheArg,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let mut packages = args
-        .packages
-        .iter()
-        .map(|p| Package::open(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    if args.installed {
-        packages.extend(installed_packages(&args.root)?);
+    if args.warn_only {
+        warn_only(args);
+        return Ok(ExitCode::SUCCESS);
     }
-    let kernels = check::expand_kernels(&args.kernels)?;
-    anyhow::ensure!(
-        !kernels.is_empty(),
-        "no kernel images found in {:?}",
-        args.kernels
-    );
-    let matrix = run_matrix(args, &packages, &kernels)?;
+    let matrix = matrix(args)?;
     if args.jsonl {
         // Already streamed.
     } else if args.json {
@@ -95,6 +90,70 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// `--warn-only`: warnings on stderr, never a failure.
+fn warn_only(args: &Args) {
+    match matrix(args) {
+        Ok(matrix) => {
+            for warning in warnings(&matrix) {
+                eprintln!("scxpack: warning: {warning}");
+            }
+        }
+        Err(e) => {
+            let kernels: Vec<String> = args
+                .kernels
+                .iter()
+                .map(|k| k.display().to_string())
+                .collect();
+            eprintln!(
+                "scxpack: warning: could not check the schedulers against {}: {e:#}",
+                kernels.join(", ")
+            );
+        }
+    }
+}
+
+/// One sentence per scheduler that will not load on a kernel, naming both and why.
+fn warnings(matrix: &check::Matrix) -> Vec<String> {
+    matrix
+        .results
+        .iter()
+        .filter(|c| !c.loadable)
+        .map(|c| {
+            let why = if c.sched_ext {
+                c.reasons.join("; ")
+            } else {
+                "the kernel has no sched_ext (CONFIG_SCHED_CLASS_EXT)".to_string()
+            };
+            format!(
+                "scheduler {} (package {}) will not load on kernel {} ({}): {why}",
+                c.scheduler,
+                c.package,
+                c.kernel,
+                c.kernel_path.display()
+            )
+        })
+        .collect()
+}
+
+/// Reads the packages (and the installed ones) and the kernels, and runs the matrix.
+fn matrix(args: &Args) -> anyhow::Result<check::Matrix> {
+    let mut packages = args
+        .packages
+        .iter()
+        .map(|p| Package::open(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    if args.installed {
+        packages.extend(installed_packages(&args.root)?);
+    }
+    let kernels = check::expand_kernels(&args.kernels)?;
+    anyhow::ensure!(
+        !kernels.is_empty(),
+        "no kernel images found in {:?}",
+        args.kernels
+    );
+    run_matrix(args, &packages, &kernels)
+}
+
 /// Runs the matrix with a progress bar on a terminal and, with `--jsonl`,
 /// each kernel's cells printed as they come.
 fn run_matrix(
@@ -102,7 +161,8 @@ fn run_matrix(
     packages: &[Package],
     kernels: &[PathBuf],
 ) -> anyhow::Result<check::Matrix> {
-    let (progress, bar) = super::progress::bar("checked", args.json || args.jsonl);
+    let (progress, bar) =
+        super::progress::bar("checked", args.json || args.jsonl || args.warn_only);
     let stream = |_: &check::KernelSummary, cells: &[check::CellResult]| {
         for cell in cells {
             // A closed pipe ends the stream; the exit status still says how the matrix went.

@@ -7,6 +7,7 @@
 mod btf;
 mod cache;
 mod check;
+mod generate;
 mod inspect;
 mod output;
 mod package;
@@ -73,6 +74,11 @@ enum Command {
 /// Entry point of the `scxpack` binary.
 #[must_use]
 pub fn main() -> ExitCode {
+    // `scxpack generate ...` is parsed on its own so that the man pages and
+    // completions it writes describe the user-facing commands only.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "generate") {
+        return finish(generate::main());
+    }
     let cli = parse();
     let result = match cli.command {
         Command::Probe(args) => probe::run(&args),
@@ -91,6 +97,11 @@ pub fn main() -> ExitCode {
         Command::Report(cmd) => report::run(&cmd),
         Command::Status(args) => run::status(&args),
     };
+    finish(result)
+}
+
+/// The exit status of a command's result; an error becomes one line on stderr.
+fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
