@@ -12,7 +12,12 @@ fn version_names_commit_libbpf_and_schema() {
         "{out}"
     );
     assert!(out.contains("\nlibbpf: v1."), "{out}");
-    assert!(out.contains("\npackage schema: 1.0 (reads 1.x)"), "{out}");
+    let schema = format!(
+        "\npackage schema: {} (reads {}.x)",
+        scxpack::package::manifest::SCHEMA_VERSION,
+        scxpack::package::manifest::SCHEMA_MAJOR
+    );
+    assert!(out.contains(&schema), "{out}");
     // Built from this checkout: the commit is its HEAD (build.rs reruns on
     // every commit); without git, it says so.
     let head = std::process::Command::new("git")
