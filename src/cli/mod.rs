@@ -58,8 +58,10 @@ enum Command {
     Cache(cache::Command),
     /// Pack scheduler objects into a deterministic .scxpkg package.
     Pack(package::PackArgs),
-    /// Check a package: schema, every entry, every size and sha256.
+    /// Check a package: schema, every entry, every size and sha256, its signature.
     Verify(package::VerifyArgs),
+    /// Sign a package's manifest with a minisign secret key (PKG.minisig).
+    Sign(package::SignArgs),
     /// Verify a package, then install it atomically under ROOT/usr/lib/scxpack.
     Install(package::InstallArgs),
     /// Remove an installed package.
@@ -81,6 +83,7 @@ pub fn main() -> ExitCode {
         Command::Cache(cmd) => cache::run(&cmd),
         Command::Pack(args) => package::run_pack(&args),
         Command::Verify(args) => package::run_verify(&args),
+        Command::Sign(args) => package::run_sign(&args),
         Command::Install(args) => package::run_install(&args),
         Command::Uninstall(args) => package::run_uninstall(&args),
         Command::List(args) => package::run_list(&args),

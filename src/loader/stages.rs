@@ -371,7 +371,10 @@ fn judge(variants: &[&Variant], root: &Root) -> Result<(Selection, bool), RunErr
     Ok((selection, false))
 }
 
-pub(super) fn pick_scheduler<'p>(pkg: &'p Package, name: Option<&str>) -> Result<&'p Scheduler, RunError> {
+pub(super) fn pick_scheduler<'p>(
+    pkg: &'p Package,
+    name: Option<&str>,
+) -> Result<&'p Scheduler, RunError> {
     let all = &pkg.manifest.schedulers;
     let names = || {
         all.iter()
