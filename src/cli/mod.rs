@@ -150,6 +150,19 @@ pub fn version_text() -> String {
     )
 }
 
+/// True when a command-line target names a file rather than an installed
+/// package or scheduler: it exists, or it looks like a path (package and
+/// scheduler names have no `/` and no such extension), so a missing file
+/// is reported as one.
+fn names_a_file(target: &str) -> bool {
+    let path = std::path::Path::new(target);
+    path.exists()
+        || target.contains('/')
+        || path
+            .extension()
+            .is_some_and(|e| e == crate::package::PACKAGE_EXTENSION || e == "o")
+}
+
 /// `--kernel PATH` as several commands take it.
 #[derive(Debug, Clone, clap::Args)]
 struct KernelArg {

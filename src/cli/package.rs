@@ -358,7 +358,7 @@ pub(crate) fn run_list(args: &ListArgs) -> anyhow::Result<ExitCode> {
 pub(crate) fn run_info(args: &InfoArgs) -> anyhow::Result<ExitCode> {
     let root = &args.root.root;
     let path = Path::new(&args.target);
-    if path.exists() {
+    if super::names_a_file(&args.target) {
         let package = Package::open(path)?;
         return print_info(&Info::new(&package, path.display().to_string(), None), args);
     }

@@ -54,7 +54,7 @@ fn loader_param(s: &str) -> Result<(String, String), String> {
 /// policy of `--root`, so what is loaded is what was signed.
 fn open_target(args: &Args) -> anyhow::Result<Package> {
     let path = Path::new(&args.target);
-    let (package, from) = if path.exists() {
+    let (package, from) = if super::names_a_file(&args.target) {
         (Package::open(path)?, path.to_path_buf())
     } else {
         let installed = crate::package::Installed::scan(&args.root)?;
@@ -73,7 +73,7 @@ fn open_target(args: &Args) -> anyhow::Result<Package> {
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let pkg = open_target(args)?;
     let mut scheduler = args.scheduler.clone();
-    if scheduler.is_none() && !Path::new(&args.target).exists() {
+    if scheduler.is_none() && !super::names_a_file(&args.target) {
         scheduler = Some(args.target.clone());
     }
     let opts = RunOptions {

@@ -447,7 +447,11 @@ fn read_secret_key(key_file: &Path) -> Result<SecretKey, SignatureError> {
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with("untrusted comment:"))
         .ok_or_else(|| bad("no key line".to_string()))?;
-    let raw = Base64::decode_to_vec(line, None).map_err(|e| bad(e.to_string()))?;
+    let raw = Base64::decode_to_vec(line, None).map_err(|e| {
+        bad(format!(
+            "not a minisign secret key (its key line is not base64: {e})"
+        ))
+    })?;
     if raw.len() != SECRET_KEY_LEN {
         return Err(bad(format!(
             "{} bytes, a minisign secret key has {SECRET_KEY_LEN}",
@@ -504,6 +508,9 @@ fn read_small(path: &Path, limit: u64) -> Result<String, SignatureError> {
         source,
     };
     let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.is_dir() {
+        return Err(io(std::io::Error::from(std::io::ErrorKind::IsADirectory)));
+    }
     if meta.len() > limit {
         return Err(SignatureError::Malformed {
             path: path.to_path_buf(),
