@@ -292,13 +292,7 @@ impl Package {
         manifest_json: Vec<u8>,
         mut entries: BTreeMap<String, Vec<u8>>,
     ) -> Result<Self, PackageError> {
-        let manifest = parse_manifest(path, &manifest_json)?;
-        manifest
-            .validate()
-            .map_err(|problem| PackageError::Invalid {
-                path: path.to_path_buf(),
-                problem: Box::new(problem),
-            })?;
+        let manifest = read_manifest(path, &manifest_json)?;
         let entry_err = |entry: &str, problem| PackageError::Entry {
             path: path.to_path_buf(),
             entry: entry.to_string(),
@@ -472,6 +466,20 @@ pub(crate) fn manifest_to_json(manifest: &PackageManifest) -> Vec<u8> {
     let mut json = serde_json::to_vec_pretty(manifest).expect("a manifest serializes");
     json.push(b'\n');
     json
+}
+
+/// What every reader of a package does with `manifest.json` alone: parse
+/// it (duplicate keys and a newer schema major refused) and validate it.
+/// `path` names it in errors. (The fuzz target `manifest` drives this.)
+pub fn read_manifest(path: &Path, json: &[u8]) -> Result<PackageManifest, PackageError> {
+    let manifest = parse_manifest(path, json)?;
+    manifest
+        .validate()
+        .map_err(|problem| PackageError::Invalid {
+            path: path.to_path_buf(),
+            problem: Box::new(problem),
+        })?;
+    Ok(manifest)
 }
 
 /// Parses `manifest.json`, refusing a newer schema major before reading
