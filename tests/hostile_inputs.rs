@@ -118,10 +118,15 @@ fn looping_proto_btf() -> Vec<u8> {
     let mut types = words(&[1, 1 << 24, 4, (1 << 24) | 32]);
     types.extend(words(&[0, (13 << 24) | 2, 2, 0, 2, 0, 2]));
     types.extend(words(&[5, (12 << 24) | 1, 2]));
+    raw_btf(&types, strings)
+}
+
+/// A raw BTF blob (header, type section, string section).
+fn raw_btf(types: &[u8], strings: &[u8]) -> Vec<u8> {
     let (tl, sl) = (types.len() as u32, strings.len() as u32);
     let mut out = vec![0x9f, 0xeb, 1, 0];
     out.extend(words(&[24, 0, tl, tl, sl]));
-    out.extend(types);
+    out.extend_from_slice(types);
     out.extend_from_slice(strings);
     out
 }
@@ -726,12 +731,7 @@ fn deep_chain_btf(n: u32) -> Vec<u8> {
     let proto = first + n;
     types.extend(words(&[0, (13 << 24) | 1, first, 0, first]));
     types.extend(words(&[5, (12 << 24) | 1, proto]));
-    let (tl, sl) = (types.len() as u32, strings.len() as u32);
-    let mut out = vec![0x9f, 0xeb, 1, 0];
-    out.extend(words(&[24, 0, tl, tl, sl]));
-    out.extend(types);
-    out.extend_from_slice(strings);
-    out
+    raw_btf(&types, strings)
 }
 
 /// Deep nesting and endless type-graph loops, each stopped within its bound
