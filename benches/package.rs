@@ -53,6 +53,7 @@ fn main() {
     let open_time = time(runs, || {
         black_box(Package::open(&path).expect("open"));
     });
+    let signature_time = signature_check_time(runs, &tmp, &package);
     let mut n = 0;
     let install_time = time(runs, || {
         n += 1;
@@ -107,7 +108,36 @@ fn main() {
     report("open + verify (file)", &open_time);
     report("install, fresh root", &install_time);
     report("install, upgrade", &upgrade_time);
+    report("signature check", &signature_time);
     let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// Time of [`Package::check_signature`]: keys and policy loaded from a
+/// root trusting one key (file reads included), then the minisign check of
+/// `manifest.json` (BLAKE2b-512 prehash, two Ed25519 verifications).
+fn signature_check_time(runs: usize, tmp: &Path, package: &Package) -> Vec<Duration> {
+    use scxpack::package::signature::{self, Keyring, Policy};
+    let pair = minisign::KeyPair::generate_unencrypted_keypair().expect("key pair");
+    let key = tmp.join("bench.key");
+    std::fs::write(&key, pair.sk.to_box(None).expect("box").to_string()).expect("write key");
+    let root = tmp.join("sig-root");
+    let keys = root.join(signature::KEY_DIRS[1]);
+    std::fs::create_dir_all(&keys).expect("keys.d");
+    let public = pair.pk.to_box().expect("box").to_string();
+    std::fs::write(keys.join("bench.pub"), public).expect("write pub");
+    std::fs::write(
+        root.join(signature::POLICY_FILE),
+        "require-signature = true\n",
+    )
+    .expect("policy");
+    let text = signature::sign_manifest(&package.manifest_json(), "bench", &key).expect("sign");
+    let sig = signature::Signature::parse(&key, &text).expect("parse");
+    let signed = package.clone().with_signature(Some(sig));
+    time(runs, || {
+        let keys = Keyring::load(&root).expect("keys");
+        let policy = Policy::load(&root).expect("policy");
+        black_box(signed.check_signature(&keys, &policy).expect("signed"));
+    })
 }
 
 fn time(runs: usize, mut f: impl FnMut()) -> Vec<Duration> {

@@ -1,5 +1,7 @@
-//! Bad input to `probe`, `inspect` and `btf extract` gets one clear line
-//! naming the file and what is wrong, exit status 1, and never a panic.
+//! Bad input to every command that reads a file (`probe`, `inspect`, `btf
+//! extract`, `check`, and the package commands) gets one clear line naming
+//! the file and what is wrong (an OS reason said once), exit status 1, and
+//! never a panic.
 
 mod common;
 
@@ -155,4 +157,100 @@ fn btf_extract_writes_raw_btf_and_refuses_junk() {
         &junk,
         &[],
     );
+}
+
+/// Every command that reads a file, given a missing one, a directory, or a
+/// kernel where a package belongs: one line naming the file, the OS reason
+/// said once.
+#[test]
+fn io_errors_name_the_file_and_say_the_reason_once() {
+    let dir = common::temp_dir("bad-io");
+    let s = |p: &Path| p.to_string_lossy().into_owned();
+    let gone = dir.join("nonexistent");
+    let kernel = write(&dir, "vmlinux.btf", &btf_blob());
+    let fifo = Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf-objects/fifo/fifo.bpf.o");
+    let root = dir.join("root");
+    let enoent = "No such file or directory (os error 2)";
+    let eisdir = "Is a directory (os error 21)";
+    let not_package = "this is a kernel (raw BTF), not a package";
+    let cases: Vec<(Vec<String>, &Path, &str)> = vec![
+        (vec!["verify".into(), s(&gone)], &gone, enoent),
+        (vec!["info".into(), s(&gone)], &gone, enoent),
+        (
+            vec!["install".into(), s(&gone), "--root".into(), s(&root)],
+            &gone,
+            enoent,
+        ),
+        (vec!["run".into(), s(&gone)], &gone, enoent),
+        (
+            vec!["sign".into(), s(&gone), "--key".into(), s(&gone)],
+            &gone,
+            enoent,
+        ),
+        (vec!["inspect".into(), s(&gone)], &gone, enoent),
+        (
+            vec!["probe".into(), "--kernel".into(), s(&gone)],
+            &gone,
+            enoent,
+        ),
+        (
+            vec!["check".into(), s(&fifo), "--kernel".into(), s(&gone)],
+            &gone,
+            enoent,
+        ),
+        (
+            vec!["check".into(), s(&gone), "--kernel".into(), s(&kernel)],
+            &gone,
+            enoent,
+        ),
+        (
+            vec!["probe".into(), "--kernel".into(), s(&dir)],
+            &dir,
+            eisdir,
+        ),
+        (vec!["inspect".into(), s(&dir)], &dir, eisdir),
+        (vec!["verify".into(), s(&kernel)], &kernel, not_package),
+        (vec!["info".into(), s(&kernel)], &kernel, not_package),
+        (
+            vec!["install".into(), s(&kernel), "--root".into(), s(&root)],
+            &kernel,
+            not_package,
+        ),
+        (vec!["run".into(), s(&kernel)], &kernel, not_package),
+        (
+            vec!["check".into(), s(&kernel), "--kernel".into(), s(&kernel)],
+            &kernel,
+            not_package,
+        ),
+    ];
+    for (args, file, reason) in &cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_clear_error(&args, file, &[reason]);
+        let (_, _, err) = common::scxpack(&args);
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
+        assert_eq!(err.matches(reason).count(), 1, "{args:?}: said once: {err}");
+    }
+    assert!(!root.exists(), "a refused install wrote {}", root.display());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--require-sched-ext` says which kernels lack sched_ext.
+#[test]
+fn require_sched_ext_names_the_kernels_without_it() {
+    let dir = common::temp_dir("bad-require");
+    let kernel = write(&dir, "no-scx.btf", &btf_blob());
+    let fifo = Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf-objects/fifo/fifo.bpf.o");
+    let (f, k) = (fifo.to_string_lossy(), kernel.to_string_lossy());
+    let (rc, _, err) = common::scxpack(&["check", &f, "--kernel", &k]);
+    assert_eq!(
+        rc, 0,
+        "without --require-sched-ext it is not a failure: {err}"
+    );
+    let (rc, _, err) = common::scxpack(&["check", &f, "--kernel", &k, "--require-sched-ext"]);
+    assert_eq!(rc, 3, "{err}");
+    assert!(
+        err.contains("--require-sched-ext: 1 kernel(s) lack sched_ext") && err.contains(&*k),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -118,10 +118,15 @@ fn looping_proto_btf() -> Vec<u8> {
     let mut types = words(&[1, 1 << 24, 4, (1 << 24) | 32]);
     types.extend(words(&[0, (13 << 24) | 2, 2, 0, 2, 0, 2]));
     types.extend(words(&[5, (12 << 24) | 1, 2]));
+    raw_btf(&types, strings)
+}
+
+/// A raw BTF blob (header, type section, string section).
+fn raw_btf(types: &[u8], strings: &[u8]) -> Vec<u8> {
     let (tl, sl) = (types.len() as u32, strings.len() as u32);
     let mut out = vec![0x9f, 0xeb, 1, 0];
     out.extend(words(&[24, 0, tl, tl, sl]));
-    out.extend(types);
+    out.extend_from_slice(types);
     out.extend_from_slice(strings);
     out
 }
@@ -708,4 +713,64 @@ fn deb_whose_md5sums_lists_no_kernel_is_not_decompressed() {
         return;
     };
     run.assert_clear_error(&["holds no kernel", "top level: usr/"]);
+}
+
+/// A raw BTF of `int`, then `n` types alternately PTR and CONST, each to
+/// the next (the last back to the first of the chain): nesting far past the 64-hop
+/// bound, closed into a loop, plus a FUNC_PROTO taking the chain's head and
+/// a FUNC `scx_bpf_deep` of it (so the C renderer walks it).
+fn deep_chain_btf(n: u32) -> Vec<u8> {
+    let strings = b"\0int\0scx_bpf_deep\0";
+    let mut types = words(&[1, 1 << 24, 4, (1 << 24) | 32]);
+    let first = 2;
+    for i in 0..n {
+        let kind = if i % 2 == 0 { 2u32 } else { 10 }; // PTR, CONST
+        let next = if i + 1 == n { first } else { first + i + 1 };
+        types.extend(words(&[0, kind << 24, next]));
+    }
+    let proto = first + n;
+    types.extend(words(&[0, (13 << 24) | 1, first, 0, first]));
+    types.extend(words(&[5, (12 << 24) | 1, proto]));
+    raw_btf(&types, strings)
+}
+
+/// Deep nesting and endless type-graph loops, each stopped within its bound
+/// (docs/limits.md: 64 hops per chain, 4096 types and 256 KiB per rendered
+/// type; serde_json's 128-level recursion limit for manifests): the run
+/// ends in seconds under the memory limit with a result or one clear error.
+#[test]
+fn deep_nesting_and_type_graph_loops_are_stopped_within_their_bounds() {
+    let dir = common::temp_dir("hostile-deep");
+    // 100 000 chained types closed into a loop: probe renders the kfunc.
+    let f = write(&dir, "deep.btf", &deep_chain_btf(100_000));
+    let Some(run) = bounded(&dir, &["probe", "--kernel", &s(&f), "--json"], &[]) else {
+        return;
+    };
+    run.assert_success();
+    assert!(run.elapsed < Duration::from_secs(20), "{run:#?}");
+    assert!(run.stdout.contains("scx_bpf_deep("), "{run:#?}");
+    assert!(
+        run.stdout.contains("<loop>") || run.stdout.contains("<too complex>"),
+        "the chain must be cut: {run:#?}"
+    );
+    assert!(
+        run.stdout.len() < 1 << 20,
+        "output of {} bytes",
+        run.stdout.len()
+    );
+    // Deeply nested JSON in a manifest: refused by the parser's recursion
+    // limit, not by the stack.
+    let (mut m, object) = fifo_manifest();
+    let deep = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
+    m["provenance"]["compiler"] = "PLACEHOLDER".into();
+    let text = serde_json::to_string(&m)
+        .unwrap()
+        .replace("\"PLACEHOLDER\"", &deep);
+    let pkg = package_with(&text, &object, &["objects/fifo.bpf.o"]);
+    let Some(run) = on_package(&dir, "nested", &pkg, "verify") else {
+        return;
+    };
+    run.assert_clear_error(&["invalid manifest.json", "recursion limit"]);
+    assert!(run.elapsed < Duration::from_secs(10), "{run:#?}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -83,6 +83,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         std::fs::write(path, report::markdown(&matrix))
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
+    if args.require_sched_ext {
+        say_kernels_without_sched_ext(&matrix);
+    }
     Ok(if matrix.all_loadable(args.require_sched_ext) {
         ExitCode::SUCCESS
     } else {
@@ -152,6 +155,23 @@ fn matrix(args: &Args) -> anyhow::Result<check::Matrix> {
         args.kernels
     );
     run_matrix(args, &packages, &kernels)
+}
+
+/// With `--require-sched-ext`, names the kernels that fail it (on stderr).
+fn say_kernels_without_sched_ext(matrix: &check::Matrix) {
+    let lacking: Vec<String> = matrix
+        .kernels
+        .iter()
+        .filter(|k| !k.sched_ext)
+        .map(|k| format!("{} ({})", k.label, k.path.display()))
+        .collect();
+    if !lacking.is_empty() {
+        eprintln!(
+            "scxpack: --require-sched-ext: {} kernel(s) lack sched_ext (built without CONFIG_SCHED_CLASS_EXT): {}",
+            lacking.len(),
+            lacking.join(", ")
+        );
+    }
 }
 
 /// Runs the matrix with a progress bar on a terminal and, with `--jsonl`,

@@ -59,8 +59,10 @@ enum Command {
     Cache(cache::Command),
     /// Pack scheduler objects into a deterministic .scxpkg package.
     Pack(package::PackArgs),
-    /// Check a package: schema, every entry, every size and sha256.
+    /// Check a package: schema, every entry, every size and sha256, its signature.
     Verify(package::VerifyArgs),
+    /// Sign a package's manifest with a minisign secret key (PKG.minisig).
+    Sign(package::SignArgs),
     /// Verify a package, then install it atomically under ROOT/usr/lib/scxpack.
     Install(package::InstallArgs),
     /// Remove an installed package.
@@ -87,6 +89,7 @@ pub fn main() -> ExitCode {
         Command::Cache(cmd) => cache::run(&cmd),
         Command::Pack(args) => package::run_pack(&args),
         Command::Verify(args) => package::run_verify(&args),
+        Command::Sign(args) => package::run_sign(&args),
         Command::Install(args) => package::run_install(&args),
         Command::Uninstall(args) => package::run_uninstall(&args),
         Command::List(args) => package::run_list(&args),
@@ -156,6 +159,19 @@ pub fn version_text() -> String {
         crate::package::manifest::SCHEMA_VERSION,
         crate::package::manifest::SCHEMA_MAJOR
     )
+}
+
+/// True when a command-line target names a file rather than an installed
+/// package or scheduler: it exists, or it looks like a path (package and
+/// scheduler names have no `/` and no such extension), so a missing file
+/// is reported as one.
+fn names_a_file(target: &str) -> bool {
+    let path = std::path::Path::new(target);
+    path.exists()
+        || target.contains('/')
+        || path
+            .extension()
+            .is_some_and(|e| e == crate::package::PACKAGE_EXTENSION || e == "o")
 }
 
 /// `--kernel PATH` as several commands take it.

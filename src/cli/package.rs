@@ -15,7 +15,8 @@ use crate::package::Installed;
 use crate::package::install::{self, Location};
 use crate::package::installed::{InstalledPackage, Notice};
 use crate::package::pack::{self, PackOptions};
-use crate::package::{Package, Parameter, Provenance, Scheduler, Variant};
+use crate::package::signature::{self, Keyring, Policy};
+use crate::package::{Package, Parameter, Provenance, Scheduler, Signature, Trust, Variant};
 
 /// `scxpack pack SOURCE -o OUT.scxpkg`.
 #[derive(Debug, clap::Args)]
@@ -37,11 +38,29 @@ pub(crate) struct PackArgs {
     proof: Vec<PathBuf>,
 }
 
-/// `scxpack verify PKG`.
+/// `scxpack verify PKG [--root DIR]`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct VerifyArgs {
     /// A package (.scxpkg), an installed package directory, or a bare .bpf.o.
     package: PathBuf,
+    /// Root whose trusted keys (DIR/usr/share/scxpack/keys.d, DIR/etc/scxpack/keys.d)
+    /// and policy (DIR/etc/scxpack/policy) check the package's signature.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    root: PathBuf,
+}
+
+/// `scxpack sign PKG --key SECRET_KEY`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SignArgs {
+    /// A package (.scxpkg) or an installed package directory.
+    package: PathBuf,
+    /// A minisign secret key (`minisign -G`; an encrypted key asks for its password).
+    #[arg(long, value_name = "SECRET_KEY_FILE")]
+    key: PathBuf,
+    /// Where to write the signature (default: PKG.minisig beside a package
+    /// file, manifest.json.minisig inside a package directory).
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 /// `--root DIR` of the install commands.
@@ -126,23 +145,72 @@ pub(crate) fn run_pack(args: &PackArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Checks `package`'s signature with the keys and policy of `root`.
+pub(crate) fn check_trust(package: &Package, root: &Path) -> anyhow::Result<Trust> {
+    let keys = Keyring::load(root)?;
+    let policy = Policy::load(root)?;
+    Ok(package.check_signature(&keys, &policy)?)
+}
+
+/// Prints a note on stderr when `trust` is not a valid trusted signature.
+pub(crate) fn note_trust(trust: &Trust, what: &Path) {
+    if !matches!(trust, Trust::Signed { .. }) {
+        eprintln!("scxpack: note: {}: {trust}", what.display());
+    }
+}
+
+pub(crate) fn run_sign(args: &SignArgs) -> anyhow::Result<ExitCode> {
+    let package = Package::open(&args.package)?;
+    if package.is_bare_object() {
+        anyhow::bail!(
+            "{}: a bare BPF object has no manifest to sign: pack it first (scxpack pack)",
+            args.package.display()
+        );
+    }
+    let m = &package.manifest;
+    let text = signature::sign_manifest(
+        &package.manifest_json(),
+        &format!("{} {}", m.name, m.version),
+        &args.key,
+    )?;
+    let output = args.output.clone().unwrap_or_else(|| {
+        if args.package.is_dir() {
+            args.package.join(signature::INSTALLED_SIGNATURE)
+        } else {
+            signature::detached_path(&args.package)
+        }
+    });
+    install::write_atomically(&output, text.as_bytes())?;
+    let sig = Signature::parse(&output, &text)?;
+    println!(
+        "wrote {}: signature of {} {} (manifest.json, sha256 {}) by key {}",
+        output.display(),
+        m.name,
+        m.version,
+        crate::package::sha256_hex(&package.manifest_json()),
+        sig.key_id
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 pub(crate) fn run_verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let package = Package::open(&args.package)?;
     package
         .validate()
         .map_err(|reason| anyhow::anyhow!("{}: {reason}", args.package.display()))?;
+    let trust = check_trust(&package, &args.root)?;
     let m = &package.manifest;
     if package.is_bare_object() {
         let (path, bytes) = package.objects().next().expect("a bare object");
         println!(
-            "OK {}: bare BPF object {path} ({} bytes, sha256 {}): no manifest to check it against",
+            "OK {}: bare BPF object {path} ({} bytes, sha256 {}): no manifest to check it against; {trust}",
             args.package.display(),
             bytes.len(),
             crate::package::sha256_hex(bytes)
         );
     } else {
         println!(
-            "OK {}: {} {} (schema {}), {} scheduler(s), {} object(s), {} bytes: every size and sha256 matches the manifest",
+            "OK {}: {} {} (schema {}), {} scheduler(s), {} object(s), {} bytes: every size and sha256 matches the manifest; {trust}",
             args.package.display(),
             m.name,
             m.version,
@@ -157,6 +225,7 @@ pub(crate) fn run_verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
 
 pub(crate) fn run_install(args: &InstallArgs) -> anyhow::Result<ExitCode> {
     let package = Package::open(&args.package)?;
+    let trust = check_trust(&package, &args.root.root)?;
     let location = if args.vendor {
         Location::Vendor
     } else {
@@ -183,6 +252,7 @@ pub(crate) fn run_install(args: &InstallArgs) -> anyhow::Result<ExitCode> {
             report.bytes
         );
     }
+    note_trust(&trust, &args.package);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -295,7 +365,7 @@ pub(crate) fn run_list(args: &ListArgs) -> anyhow::Result<ExitCode> {
 pub(crate) fn run_info(args: &InfoArgs) -> anyhow::Result<ExitCode> {
     let root = &args.root.root;
     let path = Path::new(&args.target);
-    if path.exists() {
+    if super::names_a_file(&args.target) {
         let package = Package::open(path)?;
         return print_info(&Info::new(&package, path.display().to_string(), None), args);
     }

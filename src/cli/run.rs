@@ -10,6 +10,7 @@ use super::output::{print_json, print_json_line};
 use crate::live::{SchedExtSysfs, System};
 use crate::loader::{self, RunFailure, RunOptions, RunRecord};
 use crate::package::Package;
+use crate::package::installed::Notice;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -48,20 +49,31 @@ fn loader_param(s: &str) -> Result<(String, String), String> {
     crate::loader::parse_param(s).map_err(|e| e.to_string())
 }
 
+/// The package to run, its objects re-hashed against its manifest (every
+/// open verifies) and the manifest's signature checked with the keys and
+/// policy of `--root`, so what is loaded is what was signed.
 fn open_target(args: &Args) -> anyhow::Result<Package> {
     let path = Path::new(&args.target);
-    if path.exists() {
-        return Ok(Package::open(path)?);
-    }
-    let installed = crate::package::Installed::scan(&args.root)?;
-    super::package::warn(&installed, |n| n.concerns(&args.target));
-    Ok(installed.resolve(&args.root, &args.target)?.package.clone())
+    let (package, from) = if super::names_a_file(&args.target) {
+        (Package::open(path)?, path.to_path_buf())
+    } else {
+        let installed = crate::package::Installed::scan(&args.root)?;
+        // A damaged package may be the one that provided the scheduler.
+        super::package::warn(&installed, |n| {
+            n.concerns(&args.target) || matches!(n, Notice::Damaged { .. })
+        });
+        let found = installed.resolve(&args.root, &args.target)?;
+        (found.package.clone(), found.dir.clone())
+    };
+    let trust = super::package::check_trust(&package, &args.root)?;
+    super::package::note_trust(&trust, &from);
+    Ok(package)
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let pkg = open_target(args)?;
     let mut scheduler = args.scheduler.clone();
-    if scheduler.is_none() && !Path::new(&args.target).exists() {
+    if scheduler.is_none() && !super::names_a_file(&args.target) {
         scheduler = Some(args.target.clone());
     }
     let opts = RunOptions {

@@ -17,6 +17,7 @@ pub mod install;
 pub mod installed;
 pub mod manifest;
 pub mod pack;
+pub mod signature;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,6 +32,7 @@ pub use manifest::{
     SourceManifest, Variant,
 };
 pub use pack::{PackError, PackOptions};
+pub use signature::{Signature, SignatureError, Trust};
 
 use crate::matching::VariantPolicy;
 use crate::object::{ObjectError, Requirements};
@@ -87,10 +89,18 @@ pub enum PackageError {
         path: PathBuf,
         problem: Box<ManifestProblem>,
     },
+    #[error(transparent)]
+    Signature(Box<SignatureError>),
     #[error(
         "{path}: this is a kernel ({what}), not a package or BPF object: give kernels after --kernel (it takes several: --kernel A B ...)"
     )]
     KernelNotPackage { path: PathBuf, what: &'static str },
+}
+
+impl From<SignatureError> for PackageError {
+    fn from(e: SignatureError) -> Self {
+        PackageError::Signature(Box::new(e))
+    }
 }
 
 /// What kind of kernel `head` (a file's first bytes) starts, if it is one:
@@ -164,6 +174,9 @@ pub struct Package {
     manifest_json: Option<Vec<u8>>,
     /// Made from a bare `.bpf.o` by [`Package::from_object_bytes`].
     bare: bool,
+    /// The minisign signature of `manifest.json`, when one was found beside
+    /// the archive or in the installed directory ([`signature`]).
+    signature: Option<Signature>,
 }
 
 impl Package {
@@ -175,6 +188,7 @@ impl Package {
             objects,
             manifest_json: None,
             bare: false,
+            signature: None,
         }
     }
 
@@ -213,7 +227,8 @@ impl Package {
             return Self::from_object_bytes(path, bytes);
         }
         if bytes.starts_with(&archive::GZIP_MAGIC) {
-            return Self::from_archive_bytes(path, &bytes, limits);
+            let signature = signature::read_signature(&signature::detached_path(path))?;
+            return Ok(Self::from_archive_bytes(path, &bytes, limits)?.with_signature(signature));
         }
         Err(PackageError::Unrecognised {
             path: path.to_path_buf(),
@@ -254,7 +269,7 @@ impl Package {
         let mut entries = BTreeMap::new();
         let mut total = manifest.len() as u64;
         for rel in walk_files(dir)? {
-            if rel == MANIFEST_ENTRY {
+            if rel == MANIFEST_ENTRY || rel == signature::INSTALLED_SIGNATURE {
                 continue;
             }
             let data = read_capped(&dir.join(&rel), limits.max_object)?;
@@ -267,7 +282,8 @@ impl Package {
             }
             entries.insert(rel, data);
         }
-        Self::verified(dir, manifest, entries)
+        let signature = signature::read_signature(&dir.join(signature::INSTALLED_SIGNATURE))?;
+        Ok(Self::verified(dir, manifest, entries)?.with_signature(signature))
     }
 
     /// Checks a manifest against the entries beside it and builds the package.
@@ -276,13 +292,7 @@ impl Package {
         manifest_json: Vec<u8>,
         mut entries: BTreeMap<String, Vec<u8>>,
     ) -> Result<Self, PackageError> {
-        let manifest = parse_manifest(path, &manifest_json)?;
-        manifest
-            .validate()
-            .map_err(|problem| PackageError::Invalid {
-                path: path.to_path_buf(),
-                problem: Box::new(problem),
-            })?;
+        let manifest = read_manifest(path, &manifest_json)?;
         let entry_err = |entry: &str, problem| PackageError::Entry {
             path: path.to_path_buf(),
             entry: entry.to_string(),
@@ -307,6 +317,7 @@ impl Package {
             objects,
             manifest_json: Some(manifest_json),
             bare: false,
+            signature: None,
         })
     }
 
@@ -358,6 +369,43 @@ impl Package {
             bare: true,
             ..Package::new(manifest, BTreeMap::from([(file, bytes)]))
         })
+    }
+
+    /// This package with `signature` (of its `manifest.json`) attached.
+    #[must_use]
+    pub fn with_signature(self, signature: Option<Signature>) -> Self {
+        Package { signature, ..self }
+    }
+
+    /// The signature found with the package, if any.
+    #[must_use]
+    pub fn signature(&self) -> Option<&Signature> {
+        self.signature.as_ref()
+    }
+
+    /// Checks the signature of `manifest.json` against `keys` under
+    /// `policy` ([`signature::check`]); a bare object has no manifest to
+    /// sign, so it counts as unsigned.
+    pub fn check_signature(
+        &self,
+        keys: &signature::Keyring,
+        policy: &signature::Policy,
+    ) -> Result<Trust, SignatureError> {
+        if self.bare && policy.require_signature {
+            return Err(SignatureError::Unsigned {
+                package: self.manifest.name.clone(),
+                policy: policy.path_text(),
+                expected: "a signed package (a bare .bpf.o has no manifest to sign: pack it with `scxpack pack`)".to_string(),
+            });
+        }
+        let manifest_json = self.manifest_json();
+        signature::check(
+            &self.manifest.name,
+            &manifest_json,
+            self.signature.as_ref(),
+            keys,
+            policy,
+        )
     }
 
     /// The bytes of `variant`'s object.
@@ -419,6 +467,20 @@ pub(crate) fn manifest_to_json(manifest: &PackageManifest) -> Vec<u8> {
     let mut json = serde_json::to_vec_pretty(manifest).expect("a manifest serializes");
     json.push(b'\n');
     json
+}
+
+/// What every reader of a package does with `manifest.json` alone: parse
+/// it (duplicate keys and a newer schema major refused) and validate it.
+/// `path` names it in errors. (The fuzz target `manifest` drives this.)
+pub fn read_manifest(path: &Path, json: &[u8]) -> Result<PackageManifest, PackageError> {
+    let manifest = parse_manifest(path, json)?;
+    manifest
+        .validate()
+        .map_err(|problem| PackageError::Invalid {
+            path: path.to_path_buf(),
+            problem: Box::new(problem),
+        })?;
+    Ok(manifest)
 }
 
 /// Parses `manifest.json`, refusing a newer schema major before reading

@@ -148,7 +148,14 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), InstallError> {
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{file_name}.tmp.{}", std::process::id()));
-    write_file(&tmp, bytes)?;
+    // Errors name the file asked for, not the temporary beside it.
+    write_file(&tmp, bytes).map_err(|e| match e {
+        InstallError::Io { source, .. } => InstallError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        other => other,
+    })?;
     if let Err(e) = rename(&tmp, path) {
         let _ = fs::remove_file(&tmp);
         return Err(e);

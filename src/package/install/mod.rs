@@ -264,8 +264,18 @@ fn existing(
         });
     }
     let m = &package.manifest;
+    let same_signature = |old: &Package| {
+        old.signature().map(super::Signature::text)
+            == package.signature().map(super::Signature::text)
+    };
     match Package::open_dir(target) {
-        Ok(old) if old.manifest_json() == manifest_json => Ok(Existing::Same),
+        Ok(old) if old.manifest_json() == manifest_json && same_signature(&old) => {
+            Ok(Existing::Same)
+        }
+        // The same content signed anew (or signed now): replace it.
+        Ok(old) if old.manifest_json() == manifest_json && location == Location::Admin => {
+            Ok(Existing::Other(old.manifest.version))
+        }
         _ if location == Location::Vendor => Err(InstallError::VendorExists {
             dir: target.to_path_buf(),
         }),
@@ -289,6 +299,12 @@ fn stage(staging: &Path, package: &Package, manifest_json: &[u8]) -> Result<(), 
     remove_tree(&staging)?;
     make_dirs(&staging)?;
     write_file(&staging.join(super::MANIFEST_ENTRY), manifest_json)?;
+    if let Some(sig) = package.signature() {
+        write_file(
+            &staging.join(super::signature::INSTALLED_SIGNATURE),
+            sig.text().as_bytes(),
+        )?;
+    }
     let mut dirs = vec![staging.clone()];
     for (rel, data) in package.objects() {
         let path = staging.join(rel);
