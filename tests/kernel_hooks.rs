@@ -192,14 +192,7 @@ fn hooks_warn_only_where_a_scheduler_will_not_load() {
     let root = installed_root("hooks");
     let schedulers = installed_schedulers(&root);
     let work = root.parent().expect("work dir");
-    let hooks = work.join("postinst.d");
-    std::fs::create_dir_all(&hooks).expect("mkdir");
-    // run-parts runs only files named [A-Za-z0-9_-]+: install it as Debian does.
-    std::fs::copy(
-        repo().join("packaging/kernel-hooks/postinst.d-scxpack"),
-        hooks.join("scxpack"),
-    )
-    .expect("copy hook");
+    let hooks = install_debian_hook(work);
     let plugin = repo().join("packaging/kernel-hooks/50-scxpack.install");
     let boot = work.join("boot");
     std::fs::create_dir_all(&boot).expect("mkdir boot");
@@ -232,13 +225,7 @@ fn hooks_exit_0_and_say_what_failed_when_the_image_is_unreadable() {
     };
     let root = installed_root("hooks-bad");
     let work = root.parent().expect("work dir");
-    let hooks = work.join("postinst.d");
-    std::fs::create_dir_all(&hooks).expect("mkdir");
-    std::fs::copy(
-        repo().join("packaging/kernel-hooks/postinst.d-scxpack"),
-        hooks.join("scxpack"),
-    )
-    .expect("copy hook");
+    let hooks = install_debian_hook(work);
     let image = work.join("vmlinuz-missing");
     let out = debian_hook(&root, &hooks, "9.9.9-test", &image);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -266,4 +253,17 @@ fn hooks_exit_0_and_say_what_failed_when_the_image_is_unreadable() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("vmlinuz-missing"));
     let _ = std::fs::remove_dir_all(work);
+}
+
+/// Installs the Debian hook into `work/postinst.d/` as the package does
+/// (run-parts runs only files named [A-Za-z0-9_-]+); returns that directory.
+fn install_debian_hook(work: &Path) -> PathBuf {
+    let hooks = work.join("postinst.d");
+    std::fs::create_dir_all(&hooks).expect("mkdir");
+    std::fs::copy(
+        repo().join("packaging/kernel-hooks/postinst.d-scxpack"),
+        hooks.join("scxpack"),
+    )
+    .expect("copy hook");
+    hooks
 }
