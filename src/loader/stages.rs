@@ -236,7 +236,10 @@ impl<'p> LoadedScheduler<'p> {
     /// enabled under our ops name.
     pub fn attach(mut self, root: &System) -> Result<AttachedScheduler<'p>, LoadError> {
         let link = open::attach_struct_ops(&mut self.object, &self.variant.requirements)?;
-        if !watch::wait_for(STATE_TIMEOUT, || watch::is_ours(root, &self.ops_name)) {
+        let enabled = watch::wait_for(STATE_TIMEOUT, || {
+            watch::is_ours(root, &self.ops_name) || self.left_exit_record()
+        });
+        if !enabled {
             let state = root.sched_ext().and_then(|s| s.state).unwrap_or_default();
             return Err(LoadError::ours(
                 LoadStep::Enable,
@@ -253,6 +256,15 @@ impl<'p> LoadedScheduler<'p> {
             ops_name: self.ops_name,
             root: root.clone(),
         })
+    }
+
+    /// Whether the scheduler already wrote its exit record: it was enabled
+    /// and has left again (a restart request or an error soon after
+    /// enable can beat our first look at the state under emulation). The
+    /// caller's [`AttachedScheduler::watch`] then reports it ejected, with
+    /// the record, instead of this being taken for an attach failure.
+    fn left_exit_record(&self) -> bool {
+        open::read_exit_info(&self.object, &self.variant.requirements).is_some()
     }
 }
 
