@@ -198,13 +198,14 @@ fn check_kernel(
             .map(|v| &v.requirements),
     );
     let kconfig = Kconfig::beside_image(path, image.release.as_deref()).map(|(_, k)| k);
-    let kernel = KernelTarget::build(
+    let mut kernel = KernelTarget::build(
         &image.btf,
         path,
         image.release.clone(),
         kconfig,
         CoreIndex::Names(&roots),
     )?;
+    crate::kernel::settle_arch(path, &image.kind, &mut kernel.facts)?;
     let target = kernel.view();
     let facts = target.facts;
     let btf_sha256 = crate::package::sha256_hex(&image.btf);

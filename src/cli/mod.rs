@@ -177,7 +177,7 @@ fn names_a_file(target: &str) -> bool {
 /// `--kernel PATH` as several commands take it.
 #[derive(Debug, Clone, clap::Args)]
 struct KernelArg {
-    /// A kernel: vmlinuz (bzImage), ELF vmlinux, raw BTF file or kernel .deb.
+    /// A kernel: vmlinuz (x86 bzImage, arm64 Image/Image.gz/EFI zboot), ELF vmlinux, raw BTF file or kernel .deb.
     /// Default: the running kernel.
     #[arg(long, value_name = "PATH")]
     kernel: Option<PathBuf>,

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::KernelArg;
 use super::output::print_json;
-use crate::kernel::{BtfDefect, EnumValue, Kernel, KernelFacts, OpsMember, Origin};
+use crate::kernel::{Arch, BtfDefect, EnumValue, Kernel, KernelFacts, OpsMember, Origin};
 use crate::live::System;
 
 #[derive(Debug, clap::Args)]
@@ -44,6 +44,8 @@ struct ProbeReport<'a> {
     helpers: &'a BTreeMap<String, u64>,
     defects: &'a [BtfDefect],
     preempt_rt: bool,
+    /// `x86_64`, `arm64`, or null when neither the image nor the BTF tells.
+    arch: Option<Arch>,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -82,6 +84,7 @@ fn report(kernel: &Kernel) -> ProbeReport<'_> {
         helpers: &f.helpers,
         defects: &f.defects,
         preempt_rt: f.preempt_rt,
+        arch: f.arch,
     }
 }
 
@@ -103,6 +106,8 @@ fn print_summary(kernel: &Kernel) -> std::io::Result<()> {
             )?;
         }
     }
+    let arch = f.arch.map_or("unknown", Arch::name);
+    writeln!(out, "arch:        {arch}")?;
     writeln!(out, "BTF types:   {}", f.btf_types)?;
     writeln!(
         out,

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::arch::{Arch, ArchMarkers};
 use crate::btf::{Btf, Kind, Shape, Type, TypeFormatter};
 
 /// The `struct_ops` type `sched_ext` schedulers implement.
@@ -141,6 +142,10 @@ pub struct KernelFacts {
     pub preempt_rt: bool,
     /// Number of BTF types read.
     pub btf_types: u32,
+    /// The architecture, from the BTF (cross-checked with the image format
+    /// when the kernel came from an image); `None` when neither tells.
+    #[serde(default)]
+    pub arch: Option<Arch>,
 }
 
 impl KernelFacts {
@@ -172,6 +177,7 @@ impl KernelFacts {
             defects,
             preempt_rt: scan.spinlock.is_some_and(|t| is_rt_spinlock(btf, &t)),
             btf_types: btf.len(),
+            arch: scan.arch.arch(),
         }
     }
 
@@ -220,6 +226,8 @@ struct Scan<'a> {
     uapi: UapiEnums,
     /// `struct spinlock`, whose layout tells a PREEMPT_RT kernel apart.
     spinlock: Option<Type<'a>>,
+    /// What tells the architecture apart.
+    arch: ArchMarkers,
 }
 
 impl<'a> Scan<'a> {
@@ -234,6 +242,12 @@ impl<'a> Scan<'a> {
                 }
                 Kind::Struct if btf.str_is(ty.name_off, SPINLOCK) => {
                     scan.spinlock.get_or_insert(ty);
+                }
+                Kind::Struct if btf.str_is(ty.name_off, "user_pt_regs") => {
+                    scan.arch.user_pt_regs = true;
+                }
+                Kind::Struct if btf.str_is(ty.name_off, "pt_regs") => {
+                    scan.arch.x86_pt_regs |= ty.members().any(|m| btf.str_is(m.name_off, "r15"));
                 }
                 Kind::Enum | Kind::Enum64 => scan.enumeration(btf, &ty),
                 _ => {}

@@ -2,6 +2,7 @@
 //! what it offers ([`facts`]). [`Kernel::open`] is the one entry point the
 //! commands use: a path (any source `source` recognises) or the running kernel.
 
+pub mod arch;
 pub mod facts;
 pub mod kconfig;
 pub mod source;
@@ -10,6 +11,7 @@ pub mod types;
 
 use std::path::{Path, PathBuf};
 
+pub use arch::Arch;
 pub use facts::{BtfDefect, EnumValue, KernelFacts, Kfunc, OpsMember};
 pub use kconfig::Kconfig;
 pub use source::{KernelBtf, SourceError, SourceKind};
@@ -28,6 +30,31 @@ pub enum KernelError {
     Live(#[from] LiveError),
     #[error("{path}: kernel BTF is corrupt: {source}")]
     Btf { path: PathBuf, source: BtfError },
+    #[error(
+        "{path}: the image is an {image} kernel but its BTF describes {btf} (struct pt_regs/user_pt_regs): the image is corrupt or was assembled from two kernels"
+    )]
+    ArchMismatch {
+        path: PathBuf,
+        image: Arch,
+        btf: Arch,
+    },
+}
+
+/// Sets `facts.arch` from the image format `kind` and the BTF, refusing
+/// an image whose format and BTF name different architectures.
+pub fn settle_arch(
+    path: &Path,
+    kind: &SourceKind,
+    facts: &mut KernelFacts,
+) -> Result<(), KernelError> {
+    facts.arch = Arch::cross_check(kind.arch(), facts.arch).map_err(|(image, btf)| {
+        KernelError::ArchMismatch {
+            path: path.to_path_buf(),
+            image,
+            btf,
+        }
+    })?;
+    Ok(())
 }
 
 /// Where a kernel's facts came from.
@@ -53,7 +80,8 @@ impl Kernel {
     /// Reads the kernel at `path`, using the BTF cache in `cache_dir` when given.
     pub fn open(path: &Path, cache_dir: Option<&Path>) -> Result<Self, KernelError> {
         let image = source::read_kernel_cached(path, cache_dir)?;
-        let facts = facts_from_btf(path, &image.btf, image.release.clone())?;
+        let mut facts = facts_from_btf(path, &image.btf, image.release.clone())?;
+        settle_arch(path, &image.kind, &mut facts)?;
         Ok(Kernel {
             origin: Origin::File {
                 path: path.to_path_buf(),

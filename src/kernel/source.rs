@@ -11,6 +11,7 @@
 //! ([`max_decompressed`]) and nothing panics. The only I/O is reading the
 //! given files (and the BTF cache, [`BtfCache`]); parsing itself is pure.
 
+mod arm64;
 mod bzimage;
 mod cache;
 mod deb;
@@ -128,6 +129,11 @@ pub enum SourceKind {
     ElfVmlinux,
     /// An x86 bzImage (`vmlinuz`) with a compressed payload.
     BzImage { compression: Compression },
+    /// An arm64 `Image`, as is (`compression` none, Debian's `vmlinuz`) or
+    /// gzip-compressed (`Image.gz`).
+    Arm64Image { compression: Compression },
+    /// An EFI zboot image (arm64) with a compressed `Image` payload.
+    EfiZboot { compression: Compression },
     /// A Debian package holding a kernel at `member` (path inside `data.tar`).
     Deb {
         member: String,
@@ -141,7 +147,27 @@ impl fmt::Display for SourceKind {
             Self::RawBtf => f.write_str("raw BTF"),
             Self::ElfVmlinux => f.write_str("ELF vmlinux"),
             Self::BzImage { compression } => write!(f, "bzImage ({compression} payload)"),
+            Self::Arm64Image {
+                compression: Compression::None,
+            } => f.write_str("arm64 Image"),
+            Self::Arm64Image { compression } => write!(f, "arm64 Image ({compression})"),
+            Self::EfiZboot { compression } => write!(f, "arm64 EFI zboot ({compression} payload)"),
             Self::Deb { member, inner } => write!(f, ".deb with {member}: {inner}"),
+        }
+    }
+}
+
+impl SourceKind {
+    /// The architecture the container format implies: a bzImage is x86_64,
+    /// an arm64 `Image` or zboot is arm64; an ELF or raw BTF says nothing here.
+    #[must_use]
+    pub fn arch(&self) -> Option<crate::kernel::Arch> {
+        use crate::kernel::Arch;
+        match self {
+            Self::BzImage { .. } => Some(Arch::X86_64),
+            Self::Arm64Image { .. } | Self::EfiZboot { .. } => Some(Arch::Arm64),
+            Self::Deb { inner, .. } => inner.arch(),
+            Self::RawBtf | Self::ElfVmlinux => None,
         }
     }
 }
@@ -288,6 +314,7 @@ fn extract(
             Ok((SourceKind::ElfVmlinux, elf::banner_release(bytes), btf))
         }
         Some(Format::RawBtf) => Ok((SourceKind::RawBtf, None, raw_btf(path, bytes)?)),
+        Some(Format::Arm64) => arm64::extract(path, bytes, limits),
         Some(Format::Deb) if allow_deb => deb::extract(path, bytes, limits),
         Some(Format::Deb) => Err(SourceError::NestedDeb {
             path: path.to_path_buf(),

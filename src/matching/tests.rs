@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::btf::tests::BtfBuilder;
 use crate::btf::{Btf, CoreReloKind, Shape};
-use crate::kernel::{EnumValue, Kconfig, KernelTypes, Kfunc, OpsMember};
+use crate::kernel::{Arch, EnumValue, Kconfig, KernelTypes, Kfunc, OpsMember};
 use crate::object::{
     ArenaUse, CoreRequirement, KconfigExtern, MapDef, MemberSlot, Program, RodataVar,
     essential_name,
@@ -58,6 +58,7 @@ fn kernel() -> KernelFacts {
         defects: Vec::new(),
         preempt_rt: false,
         btf_types: 0,
+        arch: Some(Arch::X86_64),
     }
 }
 

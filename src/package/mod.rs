@@ -118,6 +118,7 @@ pub fn kernel_kind(head: &[u8]) -> Option<&'static str> {
         }
         Format::RawBtf => Some("raw BTF"),
         Format::Deb => Some("a .deb"),
+        Format::Arm64 => Some("an arm64 kernel Image"),
     }
 }
 

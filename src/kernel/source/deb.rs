@@ -334,7 +334,7 @@ fn read_if_kernel<R: Read>(
         .read_to_end(&mut bytes)
         .map_err(|e| format!("{name}: {}", one_line(&e)))?;
     let limit = match sniff(&bytes) {
-        Some(Format::BzImage) => MAX_BZIMAGE.min(max),
+        Some(Format::BzImage | Format::Arm64) => MAX_BZIMAGE.min(max),
         Some(Format::Elf) => max,
         _ => return Ok(None),
     };

@@ -48,7 +48,7 @@ pub(super) fn banner_release(bytes: &[u8]) -> Option<String> {
 }
 
 /// Finds `"Linux version "` followed by a release starting with a digit.
-fn release_after_banner(haystack: &[u8]) -> Option<String> {
+pub(super) fn release_after_banner(haystack: &[u8]) -> Option<String> {
     let mut from = 0;
     while let Some(found) = find(haystack.get(from..)?, BANNER) {
         let start = from + found + BANNER.len();

@@ -27,13 +27,13 @@ pub enum SourceError {
     InputTooLarge { path: PathBuf, limit: u64 },
 
     #[error(
-        "{}: file is empty; expected a bzImage (vmlinuz), an ELF vmlinux, raw BTF or a kernel .deb",
+        "{}: file is empty; expected a bzImage or arm64 Image (vmlinuz), an ELF vmlinux, raw BTF or a kernel .deb",
         path.display()
     )]
     Empty { path: PathBuf },
 
     #[error(
-        "{}: not a kernel source ({len} bytes starting {}): expected a bzImage (\"HdrS\" at 0x202), an ELF vmlinux (7f 45 4c 46), raw BTF (9f eb) or a kernel .deb (\"!<arch>\")",
+        "{}: not a kernel source ({len} bytes starting {}): expected a bzImage (\"HdrS\" at 0x202), an arm64 Image (\"ARM\\x64\" at 0x38: plain, gzip or EFI zboot), an ELF vmlinux (7f 45 4c 46), raw BTF (9f eb) or a kernel .deb (\"!<arch>\")",
         path.display(), hex(magic)
     )]
     UnknownFormat {
@@ -169,6 +169,33 @@ pub enum SourceError {
         offset: u64,
         size: u64,
         found: Vec<u8>,
+    },
+
+    #[error(
+        "{}: no valid BTF in the arm64 kernel image ({candidates} header-sane candidates, none a whole BTF): the kernel was built without CONFIG_DEBUG_INFO_BTF=y or the image is corrupt; use a kernel with BTF",
+        path.display()
+    )]
+    NoBtfInImage { path: PathBuf, candidates: u64 },
+
+    #[error(
+        "{}: EFI zboot payload (offset {offset}, {length} bytes with its size trailer) ends past the end of the file ({file_len} bytes): the image is truncated or corrupt; copy it again",
+        path.display()
+    )]
+    ZbootPayloadOutOfBounds {
+        path: PathBuf,
+        offset: u64,
+        length: u64,
+        file_len: u64,
+    },
+
+    #[error(
+        "{}: the EFI zboot payload ({comp_type}) does not decompress to an arm64 Image (found {} where \"ARM\\x64\" belongs at 0x38)",
+        path.display(), hex(magic)
+    )]
+    ZbootNotArm64 {
+        path: PathBuf,
+        comp_type: String,
+        magic: Vec<u8>,
     },
 
     #[error("{}: raw BTF has version {}, only version 1 exists", path.display(), fmt_opt(*version))]

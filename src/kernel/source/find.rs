@@ -14,7 +14,13 @@ use super::{Format, SourceError, deb, elf, sniff};
 const SNIFF_LEN: usize = 4096;
 
 /// Every container format `find_kernels` looks for.
-pub const ALL_FORMATS: [Format; 4] = [Format::BzImage, Format::Elf, Format::RawBtf, Format::Deb];
+pub const ALL_FORMATS: [Format; 5] = [
+    Format::BzImage,
+    Format::Elf,
+    Format::RawBtf,
+    Format::Deb,
+    Format::Arm64,
+];
 
 /// Deepest directory level searched below the given one.
 const MAX_DEPTH: usize = 16;

@@ -19,6 +19,9 @@ pub enum Format {
     RawBtf,
     /// Debian package: `"!<arch>\n"` whose first member is `debian-binary`.
     Deb,
+    /// arm64 kernel: an `Image` (`"ARM\x64"` at 0x38), gzip-compressed or
+    /// not, or an EFI zboot image for arm64 (`"zimg"` at 4).
+    Arm64,
 }
 
 /// Tells the format of `bytes` from its first bytes; `None` if it is none.
@@ -32,6 +35,8 @@ pub fn sniff(bytes: &[u8]) -> Option<Format> {
         Some(Format::RawBtf)
     } else if is_deb(bytes) {
         Some(Format::Deb)
+    } else if super::arm64::is_arm64_kernel(bytes) {
+        Some(Format::Arm64)
     } else {
         None
     }
