@@ -104,3 +104,22 @@ pub fn sample_vm_config(timeout_secs: u64) -> scxpack::vm::VmConfig {
         ..scxpack::vm::VmConfig::default()
     }
 }
+
+/// Where the CI keeps arm64 kernels (`.ci/setup` fetches them there).
+pub const ARM64_KERNELS_CACHE: &str = "/var/cache/scxpack-ci/kernels-arm64";
+
+/// The arm64 kernel directory (`$SCXPACK_TEST_KERNELS_ARM64`, else
+/// [`ARM64_KERNELS_CACHE`]; layout `VERSION/vmlinuz`), when it exists.
+#[must_use]
+pub fn arm64_kernels() -> Option<PathBuf> {
+    let dir = std::env::var_os("SCXPACK_TEST_KERNELS_ARM64")
+        .map_or_else(|| PathBuf::from(ARM64_KERNELS_CACHE), PathBuf::from);
+    if dir.join("SHA256SUMS").is_file() {
+        Some(dir)
+    } else {
+        missing(&format!(
+            "arm64 kernel images at {} (set SCXPACK_TEST_KERNELS_ARM64 or run .ci/setup, which runs tests/vm/fetch-kernels.sh --arch arm64)",
+            dir.display()
+        ))
+    }
+}
