@@ -411,3 +411,139 @@ fn a_debian_arm64_kernel_package_is_read() {
     );
     assert_eq!(from_deb.kind.arch(), Some(Arch::Arm64));
 }
+
+/// `check --json` cells as (kernel label without its `-amd64`/`-arm64`
+/// suffix, scheduler) → chosen variant (`None`: refused).
+fn check_cells(pkg: &Path, kernels: &[PathBuf]) -> BTreeMap<(String, String), Option<String>> {
+    let mut args = vec![
+        "check",
+        "--json",
+        "--no-cache",
+        pkg.to_str().unwrap(),
+        "--kernel",
+    ];
+    args.extend(kernels.iter().map(|k| k.to_str().unwrap()));
+    let (code, out, err) = common::scxpack(&args);
+    assert!(code == 0 || code == 1, "check failed: {err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("check --json");
+    doc["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|c| {
+            let label = c["kernel"].as_str().unwrap();
+            let version = label.trim_end_matches("-amd64").trim_end_matches("-arm64");
+            let key = (
+                version.to_owned(),
+                c["scheduler"].as_str().unwrap().to_owned(),
+            );
+            (key, c["variant"].as_str().map(str::to_owned))
+        })
+        .collect()
+}
+
+#[test]
+fn the_shipped_package_is_predicted_alike_on_arm64_and_x86_64() {
+    let Some(dir) = common::arm64_kernels() else {
+        return;
+    };
+    let Some(x86) = common::kernels() else {
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let work = common::temp_dir("arm64-shipped");
+    let pkg = work.join("scxpack-schedulers.scxpkg");
+    let (code, _, err) = common::scxpack(&[
+        "pack",
+        root.join("bpf-objects").to_str().unwrap(),
+        "-o",
+        pkg.to_str().unwrap(),
+        "--name",
+        "scxpack-schedulers",
+    ]);
+    assert_eq!(code, 0, "pack: {err}");
+    for obj in [
+        "fair/fair-modern",
+        "fair/fair-portable",
+        "fifo/fifo",
+        "interactive/interactive",
+    ] {
+        let path = root.join(format!("bpf-objects/{obj}.bpf.o"));
+        let (code, out, err) = common::scxpack(&["inspect", path.to_str().unwrap()]);
+        assert_eq!(code, 0, "inspect {obj}: {err}");
+        assert!(
+            out.contains("arch:       neutral"),
+            "{obj} is not architecture-neutral:\n{out}"
+        );
+    }
+    let on_arm64 = check_cells(&pkg, &[dir]);
+    let x86_same: Vec<PathBuf> = KERNELS.iter().map(|k| x86.join(k)).collect();
+    let on_x86 = check_cells(&pkg, &x86_same);
+    assert_eq!(on_arm64.len(), KERNELS.len() * 3, "{on_arm64:?}");
+    assert!(
+        on_arm64.values().all(Option::is_some),
+        "every shipped scheduler must load on every arm64 kernel: {on_arm64:?}"
+    );
+    assert_eq!(
+        on_arm64, on_x86,
+        "arm64 and x86_64 kernels of one release differ"
+    );
+}
+
+#[test]
+fn an_object_reading_x86_registers_is_flagged_and_refused_on_arm64() {
+    let (Some(dir), Some(x86)) = (common::arm64_kernels(), common::vmlinuz("6.16.3+deb13")) else {
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let work = common::temp_dir("arm64-x86-object");
+    let built = Command::new("make")
+        .args(["-s", "-C"])
+        .arg(root.join("tests/fixtures/arch"))
+        .arg(format!("OUT={}", work.display()))
+        .status()
+        .expect("run make (clang-16 from .ci/setup)");
+    assert!(built.success(), "building tests/fixtures/arch failed");
+    let obj = work.join("x86_regs.bpf.o");
+    let (code, out, err) = common::scxpack(&["inspect", obj.to_str().unwrap()]);
+    assert_eq!(code, 0, "inspect: {err}");
+    assert!(
+        out.contains(
+            "arch:       x86_64 only: CO-RE FieldByteOffset of pt_regs.di in count_getpid"
+        ) && out.contains("attaches to __x64_sys_*"),
+        "{out}"
+    );
+    let arm = image(&dir, "6.16.3+deb13");
+    let mut args = vec![
+        "check",
+        "--json",
+        "--no-cache",
+        obj.to_str().unwrap(),
+        "--kernel",
+    ];
+    args.extend([arm.to_str().unwrap(), x86.to_str().unwrap()]);
+    let (_, out, err) = common::scxpack(&args);
+    let doc: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
+    let cell = |arch: &str| {
+        doc["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["kernel"].as_str().unwrap().ends_with(arch))
+            .unwrap_or_else(|| panic!("no {arch} cell"))
+            .clone()
+    };
+    assert_eq!(
+        cell("-amd64")["loadable"],
+        true,
+        "x86_64: {}",
+        cell("-amd64")
+    );
+    let arm_cell = cell("-arm64");
+    assert_eq!(arm_cell["loadable"], false);
+    let reason = &arm_cell["variants"][0]["reasons"][0];
+    assert_eq!(reason["kind"], "wrong_architecture", "{arm_cell}");
+    assert_eq!(reason["object_arch"], "x86_64");
+    assert_eq!(reason["kernel_arch"], "arm64");
+}

@@ -70,6 +70,15 @@ fn print_summary(path: &std::path::Path, r: &Requirements) -> std::io::Result<()
         print_map(&mut out, m)?;
     }
     print_arena(&mut out, &r.arena)?;
+    match &r.arch {
+        None => writeln!(out, "arch:       neutral (loads on x86_64 and arm64)")?,
+        Some(used) => writeln!(
+            out,
+            "arch:       {} only: {}",
+            used.arch,
+            used.evidence.join("; ")
+        )?,
+    }
     if let Some(c) = &r.compiler {
         writeln!(out, "compiler:   {c}")?;
     }

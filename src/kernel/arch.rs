@@ -7,6 +7,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::btf::{Btf, Type};
+
 /// A kernel's architecture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Arch {
@@ -47,12 +49,24 @@ impl Arch {
     }
 }
 
+/// Whose register layout a `struct pt_regs` has: x86_64's starts with
+/// `r15`, arm64's has `orig_x0` after its `user_pt_regs` union.
+pub(crate) fn pt_regs_layout(btf: &Btf<'_>, pt_regs: &Type<'_>) -> Option<Arch> {
+    pt_regs
+        .members()
+        .find_map(|m| match btf.str_at(m.name_off) {
+            "r15" => Some(Arch::X86_64),
+            "orig_x0" => Some(Arch::Arm64),
+            _ => None,
+        })
+}
+
 /// What the BTF shows of the architecture, gathered during the facts scan.
 #[derive(Debug, Default, Clone, Copy)]
 pub(super) struct ArchMarkers {
     /// `struct user_pt_regs` exists (arm64's uapi register set).
     pub user_pt_regs: bool,
-    /// `struct pt_regs` has a top-level `r15` member (x86_64's layout).
+    /// `struct pt_regs` has x86_64's layout ([`pt_regs_layout`]).
     pub x86_pt_regs: bool,
 }
 

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::arch::{Arch, ArchMarkers};
+use super::arch::{Arch, ArchMarkers, pt_regs_layout};
 use crate::btf::{Btf, Kind, Shape, Type, TypeFormatter};
 
 /// The `struct_ops` type `sched_ext` schedulers implement.
@@ -247,7 +247,7 @@ impl<'a> Scan<'a> {
                     scan.arch.user_pt_regs = true;
                 }
                 Kind::Struct if btf.str_is(ty.name_off, "pt_regs") => {
-                    scan.arch.x86_pt_regs |= ty.members().any(|m| btf.str_is(m.name_off, "r15"));
+                    scan.arch.x86_pt_regs |= pt_regs_layout(btf, &ty) == Some(Arch::X86_64);
                 }
                 Kind::Enum | Kind::Enum64 => scan.enumeration(btf, &ty),
                 _ => {}

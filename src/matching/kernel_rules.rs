@@ -73,6 +73,21 @@ pub(super) fn check(req: &Requirements, facts: &KernelFacts, a: &mut Assessment)
         check_timers(req, facts, a);
     }
     check_arena(req, a);
+    check_arch(req, facts, a);
+}
+
+/// An object tied to one architecture is refused on a kernel of another.
+fn check_arch(req: &Requirements, facts: &KernelFacts, a: &mut Assessment) {
+    let (Some(used), Some(kernel_arch)) = (&req.arch, facts.arch) else {
+        return;
+    };
+    if used.arch != kernel_arch {
+        a.refuse(Reason::WrongArchitecture {
+            object_arch: used.arch,
+            kernel_arch,
+            evidence: used.evidence.clone(),
+        });
+    }
 }
 
 /// The `max_entries` libbpf passes: what the definition says, 0 when a

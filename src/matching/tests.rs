@@ -121,6 +121,7 @@ fn object() -> Requirements {
         exit_info: None,
         arena: ArenaUse::default(),
         compiler: None,
+        arch: None,
     }
 }
 
@@ -620,6 +621,37 @@ fn bpf_timer_users_are_refused_on_preempt_rt_only() {
     // A timer in a map value that no program arms is not refused.
     req.helpers.retain(|&h| h != BPF_FUNC_TIMER_INIT);
     assert!(assess_on(&req, &VariantPolicy::default(), &k).loadable());
+}
+
+#[test]
+fn objects_tied_to_one_architecture_are_refused_on_the_other() {
+    let mut arm64 = kernel();
+    arm64.arch = Some(Arch::Arm64);
+    let mut req = object();
+    // Architecture-neutral objects load on both.
+    assert!(assess_on(&req, &VariantPolicy::default(), &arm64).loadable());
+    let evidence = vec!["CO-RE FieldByteOffset of pt_regs.di in probe".to_string()];
+    req.arch = Some(crate::object::ArchUse {
+        arch: Arch::X86_64,
+        evidence: evidence.clone(),
+    });
+    assert!(assess_on(&req, &VariantPolicy::default(), &kernel()).loadable());
+    let a = assess_on(&req, &VariantPolicy::default(), &arm64);
+    let want = Reason::WrongArchitecture {
+        object_arch: Arch::X86_64,
+        kernel_arch: Arch::Arm64,
+        evidence,
+    };
+    refused_with(&a, &want);
+    let text = want.to_string();
+    assert!(
+        text.contains("built for x86_64 only (CO-RE FieldByteOffset of pt_regs.di in probe)")
+            && text.contains("this kernel is arm64"),
+        "{text}"
+    );
+    // A kernel whose architecture is unknown (raw BTF of another arch) is not judged.
+    arm64.arch = None;
+    assert!(assess_on(&req, &VariantPolicy::default(), &arm64).loadable());
 }
 
 #[test]

@@ -186,6 +186,13 @@ pub enum Reason {
         map: String,
         kernel_type: String,
     },
+    /// The object reads one architecture's registers or syscall entry
+    /// points, and the kernel is of another architecture.
+    WrongArchitecture {
+        object_arch: crate::kernel::Arch,
+        kernel_arch: crate::kernel::Arch,
+        evidence: Vec<String>,
+    },
     /// A struct_ops map (not `sched_ext_ops`) sets a member the kernel's type lacks.
     StructOpsMemberMissing {
         map: String,
@@ -232,6 +239,9 @@ impl fmt::Display for Reason {
                 "{map} sets {kernel_type}.{member}, which this kernel lacks: it needs a kernel \
                  whose struct {kernel_type} has {member}"
             ),
+            Reason::WrongArchitecture { object_arch, kernel_arch, evidence } => {
+                f.write_str(&wrong_architecture(*object_arch, *kernel_arch, evidence))
+            }
             Reason::NoSchedExt => f.write_str(
                 "kernel without sched_ext (no struct sched_ext_ops): it needs CONFIG_SCHED_CLASS_EXT=y",
             ),
@@ -293,6 +303,20 @@ impl fmt::Display for Reason {
             }
         }
     }
+}
+
+/// The sentence for [`Reason::WrongArchitecture`].
+fn wrong_architecture(
+    object_arch: crate::kernel::Arch,
+    kernel_arch: crate::kernel::Arch,
+    evidence: &[String],
+) -> String {
+    format!(
+        "the object is built for {object_arch} only ({}) and this kernel is {kernel_arch}: \
+         rebuild it architecture-neutral (no struct pt_regs access, no arch-prefixed \
+         syscall attach points) or ship a variant for {kernel_arch}",
+        list(evidence)
+    )
 }
 
 fn list(items: &[String]) -> String {

@@ -5,6 +5,7 @@
 //! `scxpack inspect` prints, what `pack` stores in a manifest, and what the
 //! matcher compares with [`crate::kernel::KernelFacts`].
 
+mod arch;
 mod arena;
 mod core_relo;
 mod elf;
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::btf::{Btf, BtfError, BtfExt, BtfExtError};
+pub use arch::ArchUse;
 pub use arena::{ARENA_SECTION, ArenaUse, MAP_TYPE_ARENA, clang_major};
 pub use core_relo::CoreRequirement;
 pub use externs::{KconfigExtern, KfuncExtern, essential_name};
@@ -98,6 +100,10 @@ pub struct Requirements {
     /// The compiler the object's DWARF names, when it has DWARF.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compiler: Option<String>,
+    /// Set when the object can only load on one architecture (it reads
+    /// registers or attaches to arch-prefixed syscalls); `None`: neutral.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<ArchUse>,
 }
 
 /// A global variable's place in a data section.
@@ -141,12 +147,14 @@ impl Requirements {
         };
         let programs = programs::programs(&obj);
         let maps = maps::maps(&obj, &btf);
+        let core_relocs = core_relo::requirements(&btf, &ext, &programs);
         Ok(Requirements {
+            arch: arch::arch_use(&btf, &core_relocs, &programs),
             license: obj.section_data("license").map(c_string),
             struct_ops: struct_ops::struct_ops_maps(&obj, &btf),
             kfuncs: externs::kfuncs(&obj, &btf, &programs),
             kconfig: externs::kconfig(&obj, &btf),
-            core_relocs: core_relo::requirements(&btf, &ext, &programs),
+            core_relocs,
             rodata: rodata(&obj, &btf),
             arena: arena::arena_use(&obj, &btf, &maps),
             compiler: arena::compiler(&obj),
