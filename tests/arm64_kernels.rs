@@ -547,3 +547,24 @@ fn an_object_reading_x86_registers_is_flagged_and_refused_on_arm64() {
     assert_eq!(reason["object_arch"], "x86_64");
     assert_eq!(reason["kernel_arch"], "arm64");
 }
+
+#[test]
+fn vmtest_says_it_cannot_boot_arm64_kernels_yet() {
+    let Some(dir) = common::arm64_kernels() else {
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let obj = root.join("bpf-objects/fifo/fifo.bpf.o");
+    let kernel = image(&dir, "6.16.3+deb13");
+    let (code, _, err) = common::scxpack(&[
+        "vmtest",
+        obj.to_str().unwrap(),
+        "--kernel",
+        kernel.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0, "{err}");
+    assert!(
+        err.contains("an arm64 kernel: vmtest boots x86_64 kernels only"),
+        "{err}"
+    );
+}
