@@ -276,7 +276,8 @@ fn blob_at(image: &[u8], at: usize) -> Option<&[u8]> {
     }
     let mut end = u64::from(hdr_len);
     let mut has_empty_section = false;
-    for field in (8..hdr_len).step_by(8) {
+    // Whole `off`/`len` pairs only: a header of 28 bytes has two.
+    for field in (8..hdr_len.saturating_sub(7)).step_by(8) {
         let field = at + field as usize;
         let (off, len) = (le_u32(image, field)?, le_u32(image, field + 4)?);
         has_empty_section |= len == 0 && field < at + BTF_MIN_HEADER as usize;
