@@ -20,6 +20,7 @@
 use std::io::Read;
 use std::path::Path;
 
+use super::bzimage::{le_u16, le_u32};
 use super::decompress::{self, Bounded};
 use super::{Compression, Extracted, Limits, SourceError, SourceKind, elf, error};
 use crate::btf::Btf;
@@ -288,16 +289,6 @@ fn blob_at(image: &[u8], at: usize) -> Option<&[u8]> {
     }
     let end = at.checked_add(usize::try_from(end).ok()?)?;
     image.get(at..end)
-}
-
-fn le_u16(bytes: &[u8], at: usize) -> Option<u16> {
-    let b = bytes.get(at..at.checked_add(2)?)?;
-    Some(u16::from_le_bytes([b[0], b[1]]))
-}
-
-fn le_u32(bytes: &[u8], at: usize) -> Option<u32> {
-    let b = bytes.get(at..at.checked_add(4)?)?;
-    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 #[cfg(test)]

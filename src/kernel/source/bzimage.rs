@@ -116,12 +116,12 @@ fn release_at(bytes: &[u8], ptr: u16) -> Option<String> {
     printable.then(|| String::from_utf8_lossy(word).into_owned())
 }
 
-fn le_u16(bytes: &[u8], at: usize) -> Option<u16> {
+pub(super) fn le_u16(bytes: &[u8], at: usize) -> Option<u16> {
     let b = bytes.get(at..at.checked_add(2)?)?;
     Some(u16::from_le_bytes([b[0], b[1]]))
 }
 
-fn le_u32(bytes: &[u8], at: usize) -> Option<u32> {
+pub(super) fn le_u32(bytes: &[u8], at: usize) -> Option<u32> {
     let b = bytes.get(at..at.checked_add(4)?)?;
     Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
