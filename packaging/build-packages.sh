@@ -34,6 +34,9 @@ timings="$out/timings.txt"
 
 say() { echo "build-packages: $*" >&2; }
 die() { say "error: $*"; exit 1; }
+# vendor_crates: the crates vendored under $cache/vendor, keyed by Cargo.lock.
+# shellcheck source=packaging/vendor.sh
+. "$repo/packaging/vendor.sh"
 
 # Runs "$@" and appends "LABEL SECONDS" to timings.txt.
 timed() {
@@ -53,20 +56,6 @@ offline() {
   else
     unshare --map-current-user --net -- "$@"
   fi
-}
-
-vendor_crates() {
-  local key dir
-  key=$(sha256sum "$repo/Cargo.lock" | cut -c1-16)
-  dir="$cache/vendor/$key"
-  if [ ! -d "$dir" ]; then
-    say "vendoring crates into $dir"
-    mkdir -p "$cache/vendor"
-    rm -rf "$dir.tmp"
-    (cd "$repo" && cargo vendor --locked --versioned-dirs "$dir.tmp" >/dev/null)
-    mv "$dir.tmp" "$dir"
-  fi
-  echo "$dir"
 }
 
 # The build tree: the checkout's files (tracked and new, not ignored), with

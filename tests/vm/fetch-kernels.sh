@@ -189,6 +189,11 @@ has_candidate() {
 resolve() {
     local arg=$1 cand
     local -a cands
+    # --download-only takes any package by its own name (busybox-static).
+    if [ "$download_only" = 1 ] && has_candidate "$arg"; then
+        echo "$arg"
+        return 0
+    fi
     case $arg in
         linux-image-*) cands=("linux-binary-${arg#linux-image-}" "$arg") ;;
         linux-*) cands=("$arg") ;;
