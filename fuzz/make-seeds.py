@@ -155,6 +155,35 @@ put("kernel_source", "bzimage-zstd-bomb", bzimage(payload(bomb, 1 << 20)))
 put("kernel_source", "bzimage-gzip-bomb", bzimage(payload(gz(b"\0" * (2 << 20))[:-4], 1 << 20)))
 put("kernel_source", "deb", deb("./boot/vmlinuz-6.99.0-fuzz", bzimage(payload(gz(vmlinux)[:-4], len(vmlinux)))))
 
+
+def arm64_image(btf_bytes):
+    """An arm64 Image: "ARM\\x64" at 0x38, a banner, a decoy BTF header, the BTF."""
+    head = bytearray(0x40)
+    head[0x38:0x3C] = b"ARMd"
+    decoy = b"\x9f\xeb\x01\x00" + words(24, 0, 0xFFFF, 0, 0)
+    return bytes(head) + b"Linux version 6.99.0-fuzz-arm64 (f@z) #1\0" + decoy + btf_bytes
+
+
+def zboot(compressed, comp_type, image_len):
+    """An EFI zboot image as zboot-header.S lays it out (PE machine arm64)."""
+    head = bytearray(0x80)
+    head[0:2] = b"MZ"
+    head[4:8] = b"zimg"
+    head[8:16] = words(0x80, len(compressed))
+    head[24:24 + len(comp_type)] = comp_type
+    head[0x38:0x40] = words(0x818223CD, 0x40)
+    head[0x40:0x46] = b"PE\0\0" + struct.pack("<H", 0xAA64)
+    return bytes(head) + compressed + words(image_len)
+
+
+# arm64: a plain Image, an Image.gz and EFI zboot images (gzip, zstd).
+image = arm64_image(STRUCT)
+put("kernel_source", "arm64-image", image)
+put("kernel_source", "arm64-image-gz", gz(image))
+put("kernel_source", "arm64-zboot-gzip", zboot(gz(image)[:-4], b"gzip", len(image)))
+zimg = subprocess.run(["zstd", "-19", "-q", "-c"], input=image, capture_output=True, check=True).stdout
+put("kernel_source", "arm64-zboot-zstd", zboot(zimg, b"zstd22", len(image)))
+
 def fifo_requirements():
     """fifo's requirements as `pack` records them, trimmed to a few of each."""
     with tempfile.TemporaryDirectory() as t:
