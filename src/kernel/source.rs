@@ -19,6 +19,7 @@ mod elf;
 mod error;
 mod find;
 mod sniff;
+mod stream;
 
 use std::fmt;
 use std::io::Read as _;

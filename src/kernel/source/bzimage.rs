@@ -1,6 +1,6 @@
 //! x86 bzImage (`vmlinuz`): reads the boot protocol setup header
 //! (`Documentation/arch/x86/boot.rst`) for the release string and the
-//! compressed payload, decompresses the payload and takes `.BTF` from the ELF.
+//! compressed payload, and has `.BTF` taken from the payload (`decompress`).
 //!
 //! Assumes boot protocol ≥ 2.08 (kernels since 2.6.26), the first to record
 //! `payload_offset`/`payload_length`.
@@ -8,7 +8,7 @@
 use std::ops::Range;
 use std::path::Path;
 
-use super::{Extracted, Limits, SourceError, SourceKind, decompress, elf};
+use super::{Extracted, Limits, SourceError, SourceKind, decompress};
 
 /// `setup_sects`: number of 512-byte setup sectors after the boot sector.
 const SETUP_SECTS: usize = 0x1f1;
@@ -42,8 +42,7 @@ pub(super) fn extract(path: &Path, bytes: &[u8], limits: Limits) -> Result<Extra
     let payload = bytes.get(header.payload.clone()).unwrap_or_default();
     let offset = header.payload.start as u64;
     let compression = decompress::detect(path, payload, offset)?;
-    let vmlinux = decompress::payload(path, compression, payload, limits.max_output)?;
-    let btf = elf::btf_section(path, &vmlinux)?.to_vec();
+    let btf = decompress::payload_btf(path, compression, payload, limits.max_output)?;
     Ok((SourceKind::BzImage { compression }, header.release, btf))
 }
 
