@@ -110,7 +110,7 @@ pub(super) fn payload_btf(
     }
     let what = format!("{compression} payload");
     let declared = declared_size(path, &what, payload, limit)?;
-    if stream::streams(compression) && declared >= STREAM_FROM {
+    if streams_payload(compression, declared, limit) {
         return stream::payload_btf(path, compression, payload, declared, limit);
     }
     let vmlinux = decode(compression, payload, declared, limit)
@@ -124,6 +124,12 @@ pub(super) fn payload_btf(
         });
     }
     Ok(elf::btf_section(path, &vmlinux)?.to_vec())
+}
+
+/// Whether a payload of `compression` declaring `declared` bytes (within
+/// `limit`) is decoded as a stream that stops after `.BTF`.
+pub(super) fn streams_payload(compression: Compression, declared: u64, limit: u64) -> bool {
+    stream::streams(compression) && (STREAM_FROM..=limit).contains(&declared)
 }
 
 /// The size the kernel build appended to the payload; above `limit` is an error.

@@ -21,7 +21,7 @@
 //! `.BTF` is decoded to its end (within the limit) and checked against its
 //! declared size, as a payload decoded whole is.
 
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 use std::path::Path;
 
 use memchr::memmem;
@@ -43,15 +43,15 @@ const MAGIC: [u8; 4] = [0x9f, 0xeb, 0x01, 0x00];
 
 /// Decodes `payload` (compressed with `compression`, `declared` bytes of
 /// output) until its `.BTF` is whole, and returns the BTF bytes.
-pub(super) fn payload_btf(
+pub(super) fn payload_btf<'a>(
     path: &Path,
     compression: Compression,
-    payload: &[u8],
+    payload: impl BufRead + 'a,
     declared: u64,
     limit: u64,
 ) -> Result<Vec<u8>, SourceError> {
     let what = format!("{compression} payload");
-    let decoder: Box<dyn Read + '_> = match compression {
+    let decoder: Box<dyn Read + 'a> = match compression {
         Compression::Zstd => Box::new(
             zstd::stream::read::Decoder::with_buffer(payload)
                 .map_err(|e| corrupt(0, &e).into_error(path, what.clone(), limit))?
