@@ -42,7 +42,7 @@ for m in tests/fixtures/objects/*.manifest.json; do
     "$NEW" pack "$m" -o "$WORK/pkg-$(basename "$m" .manifest.json).scxpkg" >/dev/null
 done
 "$NEW" pack bpf-objects -o "$WORK/pkg-schedulers.scxpkg" >/dev/null
-mkdir -p "$WORK/k9" "$WORK/k36"
+mkdir -p "$WORK/k9" "$WORK/k36" "$WORK/cache-bench-old" "$WORK/cache-release"
 for k in "$KERNELS"/*/vmlinuz; do
     name=$(basename "$(dirname "$k")")
     ln -s "$(realpath "$k")" "$WORK/k9/$name"
@@ -57,7 +57,8 @@ done
 measure() {
     local label=$1 bin=$2; shift 2
     local out
-    out=$( { /usr/bin/time -f "%e %U %S %M" "$bin" check "$WORK"/pkg-*.scxpkg "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+    /usr/bin/time -o "$WORK/time" -f "%e %U %S %M" "$bin" check "$WORK"/pkg-*.scxpkg "$@" >/dev/null 2>&1 || true
+    out=$(tail -1 "$WORK/time")
     awk -v l="$label" -v b="$(basename "$(dirname "$bin")")" \
         '{ printf "%s %s %.2f %.2f %d\n", l, b, $1, $2 + $3, $4 }' <<<"$out" >> "$WORK/results"
 }
