@@ -317,6 +317,40 @@ fn btf_equals_the_independently_extracted_section() {
     assert_btf_equal(&image.btf, &ind.btf, "bzImage vs zstd+objcopy");
 }
 
+/// The streamed decode stops once `.BTF` is whole, so a payload cut short
+/// must still fail when the cut is before or inside `.BTF`, never give a
+/// partial BTF.
+#[test]
+fn streamed_payload_cut_before_or_inside_btf_is_an_error() {
+    let (Some(kernel), Some(ind)) = (base_kernel(), independent()) else {
+        return;
+    };
+    let base = std::fs::read(&kernel).expect("read kernel");
+    let start = ind
+        .elf
+        .windows(ind.btf.len().min(64))
+        .position(|w| w == &ind.btf[..w.len()])
+        .expect(".BTF bytes in the ELF");
+    let declared = u32::try_from(ind.elf.len()).expect("u32");
+    let path = Path::new("cut-vmlinuz");
+    for (cut, words) in [
+        (start + ind.btf.len() / 2, "ends inside .BTF"),
+        (start - 4096, "truncated or corrupt payload"),
+    ] {
+        let zst = zstd::encode_all(&ind.elf[..cut], 1).expect("zstd");
+        let image = synthetic_bzimage(&base, &zst, declared);
+        let err = read_kernel_bytes(path, &image).expect_err("a cut payload was accepted");
+        assert!(matches!(err, SourceError::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains(words), "cut at {cut}: {err}");
+        assert_one_line(&err, path);
+    }
+    // Cut right after .BTF: nothing of .BTF is missing, and nothing after it is read.
+    let zst = zstd::encode_all(&ind.elf[..start + ind.btf.len()], 1).expect("zstd");
+    let image = synthetic_bzimage(&base, &zst, declared);
+    let got = read_kernel_bytes(path, &image).unwrap_or_else(|e| panic!("{e}"));
+    assert_btf_equal(&got.btf, &ind.btf, "payload cut after .BTF");
+}
+
 #[test]
 fn gzip_kernel_matches_gzip_cli() {
     let Some(dir) = kernels_dir() else { return };

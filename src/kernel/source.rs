@@ -20,6 +20,7 @@ mod elf;
 mod error;
 mod find;
 mod sniff;
+mod stream;
 
 use std::fmt;
 use std::io::Read as _;
@@ -218,7 +219,16 @@ pub fn deb_kernel_image(path: &Path) -> Result<(String, Vec<u8>), SourceError> {
 }
 
 /// Reads one kernel source file and extracts its BTF and release.
+/// A bzImage with a large zstd, xz or gzip payload is streamed from the
+/// file (its header, then the payload up to the end of `.BTF`), so neither
+/// the file nor the vmlinux is held in memory.
 pub fn read_kernel_file(path: &Path) -> Result<KernelBtf, SourceError> {
+    let limits = Limits {
+        max_output: max_decompressed()?,
+    };
+    if let Some(image) = bzimage::read_streamed(path, limits)? {
+        return Ok(image);
+    }
     let bytes = read_input(path)?;
     read_kernel_bytes(path, &bytes)
 }

@@ -1,14 +1,17 @@
 //! x86 bzImage (`vmlinuz`): reads the boot protocol setup header
 //! (`Documentation/arch/x86/boot.rst`) for the release string and the
-//! compressed payload, decompresses the payload and takes `.BTF` from the ELF.
+//! compressed payload, and has `.BTF` taken from the payload (`decompress`).
 //!
 //! Assumes boot protocol ≥ 2.08 (kernels since 2.6.26), the first to record
 //! `payload_offset`/`payload_length`.
 
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::ops::Range;
+use std::os::unix::fs::FileExt as _;
 use std::path::Path;
 
-use super::{Extracted, Limits, SourceError, SourceKind, decompress, elf};
+use super::{Extracted, KernelBtf, Limits, SourceError, SourceKind, decompress, stream};
 
 /// `setup_sects`: number of 512-byte setup sectors after the boot sector.
 const SETUP_SECTS: usize = 0x1f1;
@@ -42,13 +45,72 @@ pub(super) fn extract(path: &Path, bytes: &[u8], limits: Limits) -> Result<Extra
     let payload = bytes.get(header.payload.clone()).unwrap_or_default();
     let offset = header.payload.start as u64;
     let compression = decompress::detect(path, payload, offset)?;
-    let vmlinux = decompress::payload(path, compression, payload, limits.max_output)?;
-    let btf = elf::btf_section(path, &vmlinux)?.to_vec();
+    let btf = decompress::payload_btf(path, compression, payload, limits.max_output)?;
     Ok((SourceKind::BzImage { compression }, header.release, btf))
+}
+
+/// Bytes read from the start of a file for the setup header and the
+/// version string (its pointer is a `u16` past 0x200).
+const PREFIX: usize = 0x1_0200 + MAX_VERSION_STRING;
+/// Read buffer between the file and a streaming decoder.
+const INPUT_BUFFER: usize = 256 << 10;
+
+/// A bzImage file read without loading it: the header from its first
+/// bytes, then the payload streamed from the file into a decoder that stops
+/// after `.BTF`. `None` when the file is not a bzImage whose payload
+/// [`decompress::streams_payload`] (the caller then reads it whole).
+pub(super) fn read_streamed(path: &Path, limits: Limits) -> Result<Option<KernelBtf>, SourceError> {
+    let io_err = |source| SourceError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = File::open(path).map_err(io_err)?;
+    let metadata = file.metadata().map_err(io_err)?;
+    if !metadata.is_file() || metadata.len() > super::MAX_INPUT {
+        return Ok(None);
+    }
+    let mut prefix = Vec::with_capacity(PREFIX);
+    (&mut file)
+        .take(PREFIX as u64)
+        .read_to_end(&mut prefix)
+        .map_err(io_err)?;
+    if super::sniff(&prefix) != Some(super::Format::BzImage) {
+        return Ok(None);
+    }
+    let header = parse_header_of(path, &prefix, metadata.len())?;
+    let (start, len) = (header.payload.start as u64, header.payload.len());
+    let mut ends = [0u8; 16];
+    let head_len = len.min(8);
+    file.read_exact_at(&mut ends[..head_len], start)
+        .map_err(io_err)?;
+    let compression = decompress::detect(path, &ends[..head_len], start)?;
+    if len < 4 {
+        return Ok(None);
+    }
+    file.read_exact_at(&mut ends[8..12], start + len as u64 - 4)
+        .map_err(io_err)?;
+    let declared = u64::from(u32::from_le_bytes([ends[8], ends[9], ends[10], ends[11]]));
+    if !decompress::streams_payload(compression, declared, limits.max_output) {
+        return Ok(None);
+    }
+    file.seek(SeekFrom::Start(start)).map_err(io_err)?;
+    let input = BufReader::with_capacity(INPUT_BUFFER, file.take(len as u64));
+    let btf = stream::payload_btf(path, compression, input, declared, limits.max_output)?;
+    Ok(Some(KernelBtf {
+        path: path.to_path_buf(),
+        kind: SourceKind::BzImage { compression },
+        release: header.release,
+        btf,
+    }))
 }
 
 /// Parses and bounds-checks the setup header.
 fn parse_header(path: &Path, bytes: &[u8]) -> Result<SetupHeader, SourceError> {
+    parse_header_of(path, bytes, bytes.len() as u64)
+}
+
+/// [`parse_header`] from the first bytes of a file of `file_len` bytes.
+fn parse_header_of(path: &Path, bytes: &[u8], file_len: u64) -> Result<SetupHeader, SourceError> {
     let field16 = |at| le_u16(bytes, at);
     let field32 = |at| le_u32(bytes, at);
     let (Some(version), Some(offset), Some(length)) = (
@@ -60,7 +122,7 @@ fn parse_header(path: &Path, bytes: &[u8]) -> Result<SetupHeader, SourceError> {
             path: path.to_path_buf(),
             what: "bzImage setup header",
             needed: HEADER_END as u64,
-            len: bytes.len() as u64,
+            len: file_len,
         });
     };
     if version < MIN_PROTOCOL {
@@ -69,7 +131,7 @@ fn parse_header(path: &Path, bytes: &[u8]) -> Result<SetupHeader, SourceError> {
             version,
         });
     }
-    let payload = payload_range(path, bytes, offset, length)?;
+    let payload = payload_range(path, bytes, file_len, offset, length)?;
     let release = field16(KERNEL_VERSION).and_then(|ptr| release_at(bytes, ptr));
     Ok(SetupHeader { release, payload })
 }
@@ -79,6 +141,7 @@ fn parse_header(path: &Path, bytes: &[u8]) -> Result<SetupHeader, SourceError> {
 fn payload_range(
     path: &Path,
     bytes: &[u8],
+    file_len: u64,
     offset: u32,
     length: u32,
 ) -> Result<Range<usize>, SourceError> {
@@ -88,7 +151,6 @@ fn payload_range(
     };
     let start = (setup_sects + 1) * 512 + u64::from(offset);
     let end = start + u64::from(length);
-    let file_len = bytes.len() as u64;
     if end > file_len {
         return Err(SourceError::PayloadOutOfBounds {
             path: path.to_path_buf(),
@@ -97,7 +159,7 @@ fn payload_range(
             file_len,
         });
     }
-    // Both fit in usize: they are at most the slice length.
+    // Both fit in usize: they are at most the file length (≤ MAX_INPUT).
     Ok(start as usize..end as usize)
 }
 

@@ -1,7 +1,7 @@
 //! A BTF cache, so that an offline `check` over many kernels does not
 //! decompress every image every time.
 //!
-//! An entry holds what [`read_kernel_bytes`] returned for one kernel file,
+//! An entry holds what [`read_kernel_bytes`](super::read_kernel_bytes) returned for one kernel file,
 //! keyed by the SHA-256 of the file's CONTENTS (not its name, size or mtime:
 //! ~10 ms per 14 MB image, and a copy with preserved mtime or an image rebuilt
 //! in place can never hit a stale entry). Layout: one JSON header line (format,
@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{BTF_MAGIC_LE, KernelBtf, SourceError, SourceKind, read_input, read_kernel_bytes};
+use super::{BTF_MAGIC_LE, KernelBtf, SourceError, SourceKind, read_input};
 
 /// Version of the entry layout and of the extraction it caches; bump it when
 /// either changes so old entries are simply not found.
@@ -122,16 +122,19 @@ pub fn read_kernel_cached_with_outcome(
     path: &Path,
     cache_dir: Option<&Path>,
 ) -> Result<(KernelBtf, CacheOutcome), SourceError> {
-    let bytes = read_input(path)?;
     let Some(dir) = cache_dir else {
-        return Ok((read_kernel_bytes(path, &bytes)?, CacheOutcome::Disabled));
+        return Ok((super::read_kernel_file(path)?, CacheOutcome::Disabled));
     };
     let cache = BtfCache::new(dir.to_path_buf());
-    let key = BtfCache::key(&bytes);
+    let (key, before) = key_of_file(path)?;
     if let Some(image) = cache.load(&key, path) {
         return Ok((image, CacheOutcome::Hit));
     }
-    let image = read_kernel_bytes(path, &bytes)?;
+    let image = super::read_kernel_file(path)?;
+    if file_stamp(path).ok() != Some(before) {
+        // Changed while it was read: the BTF may not be the hashed content's.
+        return Ok((image, CacheOutcome::Disabled));
+    }
     let outcome = match cache.store(&key, &image) {
         Ok(()) => {
             // Over the bound, the least recently used entries go; a failure
@@ -144,6 +147,44 @@ pub fn read_kernel_cached_with_outcome(
         },
     };
     Ok((image, outcome))
+}
+
+/// Size and modification time of a file: what must not change between
+/// hashing it and reading its BTF.
+type Stamp = (u64, Option<std::time::SystemTime>);
+
+fn file_stamp(path: &Path) -> std::io::Result<Stamp> {
+    let metadata = std::fs::metadata(path)?;
+    Ok((metadata.len(), metadata.modified().ok()))
+}
+
+/// The cache key of a file's content ([`BtfCache::key`]), hashed in chunks
+/// so the file is never held whole, and the file's stamp before hashing.
+/// Errors as [`read_kernel_file`](super::read_kernel_file) does for a file
+/// it cannot read.
+fn key_of_file(path: &Path) -> Result<(String, Stamp), SourceError> {
+    let io_err = |source| SourceError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let stamp = file_stamp(path).map_err(io_err)?;
+    let mut file = std::fs::File::open(path).map_err(io_err)?;
+    let metadata = file.metadata().map_err(io_err)?;
+    if !metadata.is_file() || metadata.len() > super::MAX_INPUT {
+        // Devices, pipes and oversized files get read_input's own error.
+        let bytes = read_input(path)?;
+        return Ok((BtfCache::key(&bytes), stamp));
+    }
+    let mut hasher = Sha256::new();
+    let mut chunk = vec![0u8; 1 << 20];
+    loop {
+        match std::io::Read::read(&mut file, &mut chunk) {
+            Ok(0) => return Ok((format!("{:x}", hasher.finalize()), stamp)),
+            Ok(n) => hasher.update(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_err(e)),
+        }
+    }
 }
 
 impl BtfCache {
