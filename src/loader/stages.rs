@@ -235,10 +235,20 @@ impl<'p> LoadedScheduler<'p> {
     /// Attaches the struct_ops map and waits for sched_ext to report it
     /// enabled under our ops name.
     pub fn attach(mut self, root: &System) -> Result<AttachedScheduler<'p>, LoadError> {
+        let seq_before = enable_seq(root);
         let link = open::attach_struct_ops(&mut self.object, &self.variant.requirements)?;
         let enabled = watch::wait_for(STATE_TIMEOUT, || {
             watch::is_ours(root, &self.ops_name) || self.left_exit_record()
         });
+        if let Some(exit) = self.failed_before_enable(root, seq_before) {
+            return Err(LoadError::ours(
+                LoadStep::Enable,
+                format!(
+                    "attached, but sched_ext disabled it before it was enabled: {} ({}) {}",
+                    exit.kind_name, exit.reason, exit.msg
+                ),
+            ));
+        }
         if !enabled {
             let state = root.sched_ext().and_then(|s| s.state).unwrap_or_default();
             return Err(LoadError::ours(
@@ -258,14 +268,33 @@ impl<'p> LoadedScheduler<'p> {
         })
     }
 
-    /// Whether the scheduler already wrote its exit record: it was enabled
-    /// and has left again (a restart request or an error soon after
-    /// enable can beat our first look at the state under emulation). The
-    /// caller's [`AttachedScheduler::watch`] then reports it ejected, with
-    /// the record, instead of this being taken for an attach failure.
+    /// Whether the scheduler already wrote its exit record: it has left
+    /// again (a restart request or an error soon after enable can beat our
+    /// first look at the state under emulation). Enabled first, the
+    /// caller's [`AttachedScheduler::watch`] reports it ejected with the
+    /// record; never enabled, [`Self::failed_before_enable`] makes it an
+    /// enable failure.
     fn left_exit_record(&self) -> bool {
         open::read_exit_info(&self.object, &self.variant.requirements).is_some()
     }
+
+    /// The exit record of a scheduler the kernel never enabled (its
+    /// `ops.init` failed, say): it is not ours, and the kernel's count of
+    /// enabled schedulers did not move since before attach. `None` when
+    /// it runs, was enabled, or the kernel has no `enable_seq` to tell.
+    fn failed_before_enable(&self, root: &System, seq_before: Option<u64>) -> Option<ExitInfo> {
+        if watch::is_ours(root, &self.ops_name) {
+            return None;
+        }
+        let exit = open::read_exit_info(&self.object, &self.variant.requirements)?;
+        (seq_before.is_some() && enable_seq(root) == seq_before).then_some(exit)
+    }
+}
+
+/// sched_ext's count of schedulers enabled since boot, where the kernel
+/// has one.
+fn enable_seq(root: &System) -> Option<u64> {
+    root.sched_ext().and_then(|s| s.enable_seq)
 }
 
 /// A scheduler sched_ext is running.
