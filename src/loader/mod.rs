@@ -8,6 +8,7 @@
 mod boot_cache;
 mod error;
 mod exit_info;
+mod globals;
 mod libbpf_log;
 mod open;
 mod params;
@@ -18,8 +19,10 @@ mod watch;
 
 use std::time::{Duration, Instant};
 
+pub use crate::object::{Global, GlobalError, GlobalType, Globals, Scalar, Value};
 pub use error::{LoadError, LoadStep, RunError, ShimError};
 pub use exit_info::ExitInfo;
+pub use globals::SetupError;
 pub use libbpf_log::classify;
 pub use params::{ParamError, parse_assignment as parse_param};
 pub use preflight::PreflightError;
