@@ -33,6 +33,8 @@ pub enum SetupError {
     Libbpf { what: String, detail: String },
     #[error("cannot read {section} back from the kernel: {detail}")]
     Read { section: String, detail: String },
+    #[error("setup {step}: {why}")]
+    Unresolved { step: String, why: String },
 }
 
 impl From<SetupError> for LoadError {

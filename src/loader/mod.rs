@@ -14,6 +14,7 @@ mod open;
 mod params;
 mod preflight;
 mod report;
+pub mod setup;
 mod stages;
 mod watch;
 
@@ -152,6 +153,7 @@ fn start_variant<'p>(
         ms
     };
     let mut open = selected.open(choice, root)?;
+    setup::apply(&mut open, &selected.scheduler.setup, root)?;
     for (name, value) in params {
         open.set_rodata(name, *value)?;
     }

@@ -17,6 +17,7 @@ pub mod install;
 pub mod installed;
 pub mod manifest;
 pub mod pack;
+pub mod setup;
 pub mod signature;
 
 use std::collections::BTreeMap;
@@ -361,6 +362,7 @@ impl Package {
                 name,
                 description: String::new(),
                 parameters: Vec::new(),
+                setup: Vec::new(),
                 variants: vec![variant],
             }],
             proofs: Vec::new(),
