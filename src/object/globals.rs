@@ -5,7 +5,7 @@
 //!
 //! Pure: values are encoded into the bytes of their section here, and the
 //! loader only copies them into libbpf's maps. A variable is resizable when it
-//! is the last one of a `.data.NAME`/`.bss.NAME` section and an array with a
+//! is the last one of a `.data.NAME`/`.bss.NAME`/`.rodata.NAME` section and an array with a
 //! known element size: what scx's `RESIZABLE_ARRAY` and the kernel samples'
 //! `RESIZE_ARRAY` produce, and what libbpf's `bpf_map__set_value_size` accepts.
 
@@ -51,7 +51,7 @@ pub struct Global {
     /// The C type, e.g. `const volatile u64`.
     pub type_name: String,
     pub ty: GlobalType,
-    /// The last variable of a `.data.NAME`/`.bss.NAME` section, an array.
+    /// The last variable of a `.data.NAME`/`.bss.NAME`/`.rodata.NAME` section, an array.
     pub resizable: bool,
 }
 
@@ -191,9 +191,10 @@ pub(crate) fn is_global_data(section: &str) -> bool {
         .any(|p| section == *p || section.strip_prefix(p).is_some_and(|r| r.starts_with('.')))
 }
 
-/// Whether `section` is a `.data.NAME`/`.bss.NAME` section, whose last array libbpf can resize.
+/// Whether `section` is a `.data.NAME`/`.bss.NAME`/`.rodata.NAME` section,
+/// whose last array libbpf can resize (`RESIZABLE_ARRAY(rodata, x)` too).
 fn is_resizable_section(section: &str) -> bool {
-    [".data.", ".bss."]
+    [".data.", ".bss.", ".rodata."]
         .iter()
         .any(|p| section.strip_prefix(p).is_some_and(|r| !r.is_empty()))
 }
@@ -350,7 +351,7 @@ impl Globals {
         if !is_resizable_section(&g.section) {
             return Err(not_resizable(
                 g,
-                "only the last array of a .data.NAME or .bss.NAME section can be (RESIZABLE_ARRAY)",
+                "only the last array of a .data.NAME, .bss.NAME or .rodata.NAME section can be (RESIZABLE_ARRAY)",
             ));
         }
         if !g.resizable {

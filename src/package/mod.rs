@@ -13,6 +13,7 @@
 //! [`Package::open`] and [`Package::open_dir`] is pure.
 
 mod archive;
+pub mod draft;
 pub mod install;
 pub mod installed;
 pub mod manifest;

@@ -594,7 +594,7 @@ fn check_setup(
             SetupTarget::Resize(name) => match globals.get(name) {
                 Err(e) => Some(e.to_string()),
                 Ok(g) if !g.resizable => Some(format!(
-                    "{name} ({} in {}) is not the last array of a .data.NAME/.bss.NAME section",
+                    "{name} ({} in {}) is not the last array of a .data.NAME/.bss.NAME/.rodata.NAME section",
                     g.type_name, g.section
                 )),
                 Ok(_) => None,
