@@ -104,7 +104,13 @@ fn main() -> Result<(), Error> {
     loader::install_signal_handlers();
     let pkg = Package::open(Path::new(&object))?;
     let root = System::default();
-    let selected = Selected::for_running_kernel(&pkg, &SelectOptions::default(), &root)?;
+    // Matching refuses the bare object for its unsized `pair_ctx` (the C
+    // loader sizes it, as `setup` does here): try it anyway.
+    let opts = SelectOptions {
+        force: true,
+        ..SelectOptions::default()
+    };
+    let selected = Selected::for_running_kernel(&pkg, &opts, &root)?;
     let choice = &selected.attempts()[0];
     let mut open = selected.open(choice, &root)?;
     setup(&mut open, &root, stride)?;
