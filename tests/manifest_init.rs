@@ -27,21 +27,18 @@ fn the_draft_lists_parameters_and_resizable_arrays_and_packs() {
     );
 
     let manifest = dir.join("globals.json");
-    let (rc, _, err) = common::scxpack(&[
-        "manifest",
-        "init",
-        obj.to_str().unwrap(),
-        "-o",
-        manifest.to_str().unwrap(),
-    ]);
+    let init = || {
+        common::scxpack(&[
+            "manifest",
+            "init",
+            obj.to_str().unwrap(),
+            "-o",
+            manifest.to_str().unwrap(),
+        ])
+    };
+    let (rc, _, err) = init();
     assert_eq!(rc, 0, "{err}");
-    let (rc, _, err) = common::scxpack(&[
-        "manifest",
-        "init",
-        obj.to_str().unwrap(),
-        "-o",
-        manifest.to_str().unwrap(),
-    ]);
+    let (rc, _, err) = init();
     assert_eq!(rc, 1, "an existing draft is never overwritten: {err}");
     let pkg = dir.join("globals.scxpkg");
     let (rc, _, err) = common::scxpack(&[
