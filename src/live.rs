@@ -14,6 +14,9 @@ pub const SYS_BTF: &str = "sys/kernel/btf/vmlinux";
 pub const SYS_SCHED_EXT: &str = "sys/kernel/sched_ext";
 const OSRELEASE: &str = "proc/sys/kernel/osrelease";
 /// A random id the kernel draws at every boot.
+/// CPUs the kernel can ever bring up, and those online now (cpulists).
+const CPUS_POSSIBLE: &str = "sys/devices/system/cpu/possible";
+const CPUS_ONLINE: &str = "sys/devices/system/cpu/online";
 const BOOT_ID: &str = "proc/sys/kernel/random/boot_id";
 /// Where the loader keeps what it learnt of the running kernel until reboot.
 pub const RUN_CACHE: &str = "run/scxpack";
@@ -134,6 +137,22 @@ impl System {
         read_trimmed(&self.join(OSRELEASE))
     }
 
+    /// Highest possible CPU id + 1 (`nr_cpu_ids`, what libbpf's
+    /// `libbpf_num_possible_cpus` returns), from `/sys/devices/system/cpu/possible`.
+    #[must_use]
+    pub fn possible_cpus(&self) -> Option<u32> {
+        cpu_list(&read_trimmed(&self.join(CPUS_POSSIBLE))?)?
+            .iter()
+            .max()
+            .map(|last| last + 1)
+    }
+
+    /// How many CPUs are online, from `/sys/devices/system/cpu/online`.
+    #[must_use]
+    pub fn online_cpus(&self) -> Option<u32> {
+        u32::try_from(cpu_list(&read_trimmed(&self.join(CPUS_ONLINE))?)?.len()).ok()
+    }
+
     /// The sched_ext sysfs state, or None when the kernel has no sched_ext.
     #[must_use]
     pub fn sched_ext(&self) -> Option<SchedExtSysfs> {
@@ -152,6 +171,23 @@ impl System {
             events: read_events(&dir.join("root/events")),
         })
     }
+}
+
+/// The CPU ids of a kernel cpulist (`0-3,5,7-8`); None when malformed.
+/// Ranges are bounded so a hostile file cannot make a huge list.
+#[must_use]
+pub fn cpu_list(text: &str) -> Option<Vec<u32>> {
+    const MAX_CPUS: u32 = 1 << 16;
+    let mut out = Vec::new();
+    for part in text.split(',').filter(|p| !p.is_empty()) {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (lo, hi) = (a.parse::<u32>().ok()?, b.parse::<u32>().ok()?);
+        if lo > hi || hi >= MAX_CPUS {
+            return None;
+        }
+        out.extend(lo..=hi);
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// This process's effective capabilities (`CapEff`), 0 when unreadable.
@@ -226,6 +262,23 @@ mod tests {
             vec![("SCX_EV_X".into(), 5), ("SCX_EV_Y".into(), 0)]
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn reads_cpu_counts_from_cpulists() {
+        let dir = std::env::temp_dir().join(format!("scxpack-cpus-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sys/devices/system/cpu")).unwrap();
+        std::fs::write(dir.join(CPUS_POSSIBLE), "0-7\n").unwrap();
+        std::fs::write(dir.join(CPUS_ONLINE), "0-2,5\n").unwrap();
+        let sys = System::new(&dir);
+        assert_eq!(sys.possible_cpus(), Some(8));
+        assert_eq!(sys.online_cpus(), Some(4));
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(System::new("/nonexistent-root").possible_cpus(), None);
+        assert_eq!(cpu_list("0,2-3"), Some(vec![0, 2, 3]));
+        for bad in ["", "3-1", "x", "0-99999999"] {
+            assert_eq!(cpu_list(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -10,6 +10,11 @@
 //! with `run --force` in QEMU on every kernel of `../shared/kernels` (all
 //! jobs of one kernel in one boot, two guests at a time).
 //!
+//! `scx_central` also runs from a package whose manifest carries its C
+//! loader's setup (`nr_cpu_ids`, `slice_ns = SCX_SLICE_DFL`, `central_cpu`,
+//! two arrays resized to the CPU count): `check` shows the setup per kernel,
+//! and it loads and detaches cleanly wherever `check` says it loads.
+//!
 //! Every cell agrees; the classes that needed a model are asserted by name:
 //! `scx_pair` (map `pair_ctx` with `max_entries` 0), `scx_central` on the RT
 //! kernel (`bpf_timer`), `scx_sdt` and `scx_qmap` (arenas built by clang 16),
@@ -87,6 +92,67 @@ fn build(work: &Path) -> Option<Vec<PathBuf>> {
     Some(out)
 }
 
+/// What `scx_central.c` does before load (`nr_cpu_ids`, `slice_ns =
+/// SCX_SLICE_DFL`, `central_cpu`, its two arrays resized to the CPU count),
+/// as a manifest's setup.
+const CENTRAL_SETUP: &str = r#"[
+    {"set": "nr_cpu_ids", "to": "nr_cpu_ids"},
+    {"set": "slice_ns", "to": "SCX_SLICE_DFL"},
+    {"set": "central_cpu", "to": 0},
+    {"resize": "cpu_gimme_task", "to": "nr_cpu_ids"},
+    {"resize": "cpu_started_at", "to": "nr_cpu_ids"}
+]"#;
+
+/// `scx_central` packed with its setup, as scheduler `scx_central_setup`.
+fn central_package(work: &Path, object: &Path) -> PathBuf {
+    let dir = work.join("central-package");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(object, dir.join("scx_central.bpf.o")).unwrap();
+    let manifest = format!(
+        r#"{{"schema": 1, "name": "scx_central_setup",
+            "description": "the kernel's scx_central sample with its C loader's setup",
+            "setup": {CENTRAL_SETUP},
+            "variants": [{{"name": "default", "object": "scx_central.bpf.o"}}]}}"#
+    );
+    std::fs::write(dir.join("scx_central.json"), manifest).unwrap();
+    let out = dir.join("scx_central_setup.scxpkg");
+    let (rc, _, err) = common::scxpack(&[
+        "pack",
+        dir.join("scx_central.json").to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(rc, 0, "pack scx_central with its setup: {err}");
+    out
+}
+
+/// The packaged `scx_central` ran with its setup and detached cleanly
+/// wherever `check` says it loads, and `check` showed the setup there.
+fn assert_central_setup(cells: &[CellResult], vm: &[VmResult]) {
+    for c in cells
+        .iter()
+        .filter(|c| c.scheduler == "scx_central_setup" && c.loadable)
+    {
+        assert!(
+            c.setup
+                .iter()
+                .any(|l| l.starts_with("set slice_ns = SCX_SLICE_DFL (")),
+            "check shows the setup on {}: {:?}",
+            c.kernel,
+            c.setup
+        );
+        let r = vm
+            .iter()
+            .find(|r| r.kernel == c.kernel && r.scheduler == c.scheduler)
+            .unwrap_or_else(|| panic!("no VM cell for scx_central_setup on {}", c.kernel));
+        assert!(
+            r.loaded && r.detached_cleanly == Some(true),
+            "scx_central_setup on {}: {r:?}",
+            c.kernel
+        );
+    }
+}
+
 fn reason_kinds(c: &CellResult) -> Vec<String> {
     c.variants
         .iter()
@@ -136,8 +202,17 @@ fn assert_agree(cell: &CellResult, vm: &VmResult) {
     let name = format!("{} on {}", cell.scheduler, cell.kernel);
     let reason = vm.reason.as_deref().unwrap_or("");
     if cell.loadable && !cell.depends.is_empty() {
+        // Without its user half it is disabled at once: seen as never
+        // enabled, or (when its exit record is already there at attach,
+        // since the loader's 637c68c) as enabled and ejected.
+        let disabled = reason.contains("attached, but sched_ext state is \"disabled\"")
+            || reason.contains("ejected by the kernel");
         assert!(
-            !vm.loaded && reason.contains("attached, but sched_ext state is \"disabled\""),
+            !vm.loaded || !vm.ok,
+            "{name}: check says it needs its user half, yet it ran: {reason}"
+        );
+        assert!(
+            disabled,
             "{name}: check says it loads but needs its user half; the VM: {reason}"
         );
         return;
@@ -154,11 +229,16 @@ fn check_agrees_with_every_kernel_on_the_7_2_samples() {
     let Some(dir) = common::kernels() else { return };
     let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kernel-samples-72");
     std::fs::create_dir_all(&work).unwrap();
-    let Some(objects) = build(&work) else { return };
+    let Some(mut objects) = build(&work) else {
+        return;
+    };
+    let central = SAMPLES.iter().position(|s| *s == "central").unwrap();
+    let package = central_package(&work, &objects[central]);
+    objects.push(package);
     let kernels = check::expand_kernels(&[dir]).expect("kernels");
     let packages: Vec<Package> = objects
         .iter()
-        .map(|o| Package::open(o).expect("bare object"))
+        .map(|o| Package::open(o).expect("bare object or package"))
         .collect();
     let offline = check::matrix(&packages, &kernels, None).expect("check");
     assert_modelled(&offline.results);
@@ -182,6 +262,7 @@ fn check_agrees_with_every_kernel_on_the_7_2_samples() {
             .unwrap_or_else(|| panic!("no check cell for {} on {}", r.scheduler, r.kernel));
         assert_agree(cell, r);
     }
+    assert_central_setup(&offline.results, &vm.results);
     let rt_central = vm
         .results
         .iter()
@@ -195,4 +276,72 @@ fn check_agrees_with_every_kernel_on_the_7_2_samples() {
         "the RT verifier's own words: {:?}",
         rt_central.reason
     );
+}
+
+/// `examples/scx_pair` of this build: a plain `cargo test` builds the
+/// examples before running tests (a single `--test` run does not, and cannot
+/// build it here: cargo holds the build lock while tests run).
+fn pair_example() -> Option<PathBuf> {
+    let bin = Path::new(env!("CARGO_BIN_EXE_scxpack"))
+        .parent()?
+        .join("examples/scx_pair");
+    if bin.is_file() {
+        Some(bin)
+    } else {
+        common::missing(&format!(
+            "{} (run `cargo build --example scx_pair` first, or plain `cargo test`)",
+            bin.display()
+        ))
+    }
+}
+
+/// `scx_pair` through `examples/scx_pair.rs` (the library redoing its C
+/// loader's setup): under the guest's workload it loads, runs and detaches
+/// cleanly on exactly the kernels where `check` refuses the bare object for
+/// its unsized `pair_ctx` alone, the one thing that setup fixes.
+#[test]
+#[ignore = "the guest running the example on 6.12.117-scx did not finish within 460 s (not yet diagnosed); run with --ignored"]
+fn scx_pair_runs_through_the_library_example() {
+    let Some(dir) = common::kernels() else { return };
+    let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kernel-samples-72");
+    std::fs::create_dir_all(&work).unwrap();
+    let Some(objects) = build(&work) else { return };
+    let Some(example) = pair_example() else {
+        return;
+    };
+    let pair = objects[SAMPLES.iter().position(|s| *s == "pair").unwrap()].clone();
+    let kernels = check::expand_kernels(&[dir]).expect("kernels");
+    let offline = check::matrix(&[Package::open(&pair).unwrap()], &kernels, None).expect("check");
+    let job = scxpack::vm::GuestJob::new(
+        "scx_pair",
+        [
+            "sh",
+            "-c",
+            "cp /pkg/scx_pair /tmp/p && chmod +x /tmp/p && /tmp/p /pkg/scx_pair.bpf.o 3",
+        ],
+    );
+    let cfg = common::sample_vm_config(600);
+    let runs = scxpack::vm::run_matrix(&kernels, &[pair, example], &[job], &cfg).expect("vm");
+    for (run, kernel) in runs.iter().zip(&kernels) {
+        assert!(run.booted, "{} boots: {:?}", kernel.display(), run.failure);
+        let Some(cell) = offline.results.iter().find(|c| &c.kernel_path == kernel) else {
+            panic!("no check cell for {}", kernel.display());
+        };
+        if !cell.sched_ext {
+            continue;
+        }
+        let kinds = reason_kinds(cell);
+        let expect = kinds.iter().all(|k| k == "map_unsized");
+        let job = &run.jobs[0];
+        let ran = job.rc == Some(0)
+            && job
+                .stdout
+                .iter()
+                .any(|l| l.contains("detached cleanly: true"));
+        assert_eq!(
+            ran, expect,
+            "scx_pair example on {}: check's reasons {kinds:?}; the guest: rc {:?} {:?} {:?}",
+            cell.kernel, job.rc, job.stdout, job.stderr
+        );
+    }
 }

@@ -264,7 +264,11 @@ fn pack_writes_manifest_first_with_requirements_and_provenance() {
     sorted.sort_unstable();
     assert_eq!(names[0], "manifest.json");
     assert_eq!(names[1..], sorted[..], "objects are not in sorted order");
-    assert!(String::from_utf8_lossy(&entries[0].1).starts_with("{\n  \"schema_version\": \"1.1\""));
+    let head = format!(
+        "{{\n  \"schema_version\": \"{}\"",
+        scxpack::package::manifest::SCHEMA_VERSION
+    );
+    assert!(String::from_utf8_lossy(&entries[0].1).starts_with(&head));
 
     let m = read_manifest(&out);
     assert_eq!(m.name, "scxpack-schedulers");
@@ -506,7 +510,10 @@ fn verify_refuses_a_newer_schema_major() {
             let text = String::from_utf8(d.clone()).unwrap();
             *d = text
                 .replacen(
-                    "\"schema_version\": \"1.1\"",
+                    &format!(
+                        "\"schema_version\": \"{}\"",
+                        scxpack::package::manifest::SCHEMA_VERSION
+                    ),
                     "\"schema_version\": \"2.1\"",
                     1,
                 )

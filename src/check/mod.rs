@@ -49,6 +49,11 @@ pub struct CellResult {
     pub depends: Vec<String>,
     /// Every variant's verdict, in preference order.
     pub variants: Vec<VariantResult>,
+    /// What the manifest's setup will do on this kernel, one line per step
+    /// (CPU counts come from the machine at run time). A step this kernel
+    /// cannot resolve is a reason instead, and no variant loads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub setup: Vec<String>,
 }
 
 /// A kernel given to `check`, as read.
@@ -244,7 +249,9 @@ fn cell(
     target: &Target<'_>,
 ) -> CellResult {
     let selection = matching::select(&sched.variants, target);
-    let reasons = selection
+    let (setup, refusals) =
+        crate::package::setup::describe(&sched.setup, |n| target.facts.enum_value(n));
+    let mut reasons: Vec<String> = selection
         .skipped()
         .iter()
         .flat_map(|v| {
@@ -254,7 +261,9 @@ fn cell(
                 .map(move |r| format!("{}: {r}", v.variant))
         })
         .collect();
-    let chosen = selection.chosen();
+    // The loader resolves the setup the same way and stops where it cannot.
+    let chosen = selection.chosen().filter(|_| refusals.is_empty());
+    reasons.extend(refusals);
     CellResult {
         kernel: label.to_string(),
         kernel_path: path.to_path_buf(),
@@ -278,5 +287,6 @@ fn cell(
             })
             .unwrap_or_default(),
         variants: selection.judged.clone(),
+        setup,
     }
 }

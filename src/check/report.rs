@@ -143,6 +143,9 @@ fn details(m: &Matrix, verbose: bool, out: &mut String) {
         if verbose && c.loadable && !c.shims.is_empty() {
             chosen_section(out, c, "with shims", "+", &c.shims);
         }
+        if c.loadable && !c.setup.is_empty() {
+            chosen_section(out, c, "setup before load", "=", &c.setup);
+        }
     }
 }
 

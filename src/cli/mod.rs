@@ -9,6 +9,7 @@ mod cache;
 mod check;
 mod generate;
 mod inspect;
+mod manifest;
 mod output;
 mod package;
 mod probe;
@@ -57,6 +58,9 @@ enum Command {
     /// The per-user BTF cache of `check` and `probe`.
     #[command(subcommand)]
     Cache(cache::Command),
+    /// Draft a source manifest for a bare object (`manifest init OBJ`).
+    #[command(subcommand)]
+    Manifest(manifest::Command),
     /// Pack scheduler objects into a deterministic .scxpkg package.
     Pack(package::PackArgs),
     /// Check a package: schema, every entry, every size and sha256, its signature.
@@ -87,6 +91,7 @@ pub fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(&args),
         Command::Btf(cmd) => btf::run(&cmd),
         Command::Cache(cmd) => cache::run(&cmd),
+        Command::Manifest(cmd) => manifest::run(&cmd),
         Command::Pack(args) => package::run_pack(&args),
         Command::Verify(args) => package::run_verify(&args),
         Command::Sign(args) => package::run_sign(&args),

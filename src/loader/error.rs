@@ -165,4 +165,6 @@ pub enum ShimError {
     NoMember { map: String, member: String },
     #[error("{0} contains a NUL byte")]
     Nul(String),
+    #[error(transparent)]
+    Global(#[from] crate::object::GlobalError),
 }

@@ -8,18 +8,22 @@
 mod boot_cache;
 mod error;
 mod exit_info;
+mod globals;
 mod libbpf_log;
 mod open;
 mod params;
 mod preflight;
 mod report;
+pub mod setup;
 mod stages;
 mod watch;
 
 use std::time::{Duration, Instant};
 
+pub use crate::object::{Global, GlobalError, GlobalType, Globals, Scalar, Value};
 pub use error::{LoadError, LoadStep, RunError, ShimError};
 pub use exit_info::ExitInfo;
+pub use globals::SetupError;
 pub use libbpf_log::classify;
 pub use params::{ParamError, parse_assignment as parse_param};
 pub use preflight::PreflightError;
@@ -149,6 +153,7 @@ fn start_variant<'p>(
         ms
     };
     let mut open = selected.open(choice, root)?;
+    setup::apply(&mut open, &selected.scheduler.setup, root)?;
     for (name, value) in params {
         open.set_rodata(name, *value)?;
     }

@@ -41,12 +41,14 @@ use libbpf_rs::{Link, Object, OpenObject};
 use super::boot_cache::{self, BootCache};
 use super::error::{LoadError, LoadStep, RunError, ShimError};
 use super::exit_info::ExitInfo;
+use super::globals::{self, SetupError};
 use super::report::Skipped;
 use super::watch::{self, Ended};
 use super::{libbpf_log, open, preflight};
 use crate::kernel::{CoreIndex, Kconfig, KernelError, KernelTarget};
 use crate::live::{SYS_BTF, System};
 use crate::matching::{self, Assessment, Selection};
+use crate::object::{GlobalType, Globals, Scalar, Value};
 use crate::package::{Package, Scheduler, Variant};
 
 /// How long the kernel gets to switch state after attach or detach.
@@ -147,6 +149,8 @@ impl<'p> Selected<'p> {
             )
         })?;
         libbpf_log::take();
+        let globals = Globals::from_bytes(std::path::Path::new(&variant.object), bytes)
+            .map_err(|e| LoadError::ours(LoadStep::Open, e))?;
         let req = &variant.requirements;
         let plan = choice.assessment.plan();
         let text = open::needs_kconfig(req).then(|| plan.kconfig_text());
@@ -178,6 +182,7 @@ impl<'p> Selected<'p> {
             object,
             variant,
             ops_name,
+            globals,
         })
     }
 }
@@ -188,14 +193,29 @@ pub struct OpenScheduler<'p> {
     object: OpenObject,
     variant: &'p Variant,
     ops_name: String,
+    globals: Globals,
 }
 
 impl<'p> OpenScheduler<'p> {
-    /// Sets the `.rodata` variable `name` to `value` (little-endian, cut to
-    /// the variable's size). Parameters are validated against their C
-    /// types by [`super::params`] before they get here.
+    /// Sets the scalar global `name` to the raw bits `value`, read as the
+    /// variable's C type (two's complement for signed types; 0/1 for a
+    /// bool), checked like [`OpenScheduler::set`]. Parameters are validated
+    /// against their C types by [`super::params`] before they get here.
     pub fn set_rodata(&mut self, name: &str, value: u64) -> Result<(), ShimError> {
-        open::set_rodata(&mut self.object, &self.variant.requirements, name, value)
+        let g = self.globals.get(name)?;
+        let value = match g.ty {
+            GlobalType::Scalar(Scalar::Bool) if value <= 1 => Value::Bool(value == 1),
+            GlobalType::Scalar(Scalar::Int { signed: true, .. }) => {
+                Value::Int(i128::from(value as i64))
+            }
+            _ => Value::Int(i128::from(value)),
+        };
+        let w = self.globals.encode(name, value)?;
+        globals::write(&mut self.object, &w, name).map_err(|e| match e {
+            SetupError::Global(g) => ShimError::Global(g),
+            SetupError::NoDataMap { section, .. } => ShimError::NoDataMap(section),
+            other => ShimError::NoDataMap(other.to_string()),
+        })
     }
 
     /// The libbpf object, for anything this API does not cover.
@@ -213,6 +233,7 @@ impl<'p> OpenScheduler<'p> {
             object,
             variant: self.variant,
             ops_name: self.ops_name,
+            globals: self.globals,
         })
     }
 }
@@ -223,6 +244,7 @@ pub struct LoadedScheduler<'p> {
     object: Object,
     variant: &'p Variant,
     ops_name: String,
+    globals: Globals,
 }
 
 impl<'p> LoadedScheduler<'p> {
@@ -265,6 +287,7 @@ impl<'p> LoadedScheduler<'p> {
             variant: self.variant,
             ops_name: self.ops_name,
             root: root.clone(),
+            globals: self.globals,
         })
     }
 
@@ -305,6 +328,7 @@ pub struct AttachedScheduler<'p> {
     variant: &'p Variant,
     ops_name: String,
     root: System,
+    globals: Globals,
 }
 
 impl<'p> AttachedScheduler<'p> {
@@ -487,3 +511,161 @@ fn choice<'p>(
 pub(super) fn reasons(a: &Assessment) -> Vec<String> {
     a.reasons.iter().map(ToString::to_string).collect()
 }
+
+/// Typed globals, resizable arrays and map sizes, before load. Every
+/// name, C type, size, index and range is checked against the object's
+/// own BTF first: a mistake is a [`SetupError`], never a libbpf failure.
+///
+/// ```no_run
+/// # use scxpack::loader::{OpenScheduler, SetupError};
+/// # fn setup(open: &mut OpenScheduler<'_>, nr_cpus: u32) -> Result<(), SetupError> {
+/// open.set("nr_cpu_ids", nr_cpus)?;
+/// open.set("slice_ns", 20_000_000u64)?;
+/// open.resize_array("cpu_started_at", u64::from(nr_cpus))?;
+/// open.set_element("cpu_started_at", 0, 0u64)?;
+/// open.set_max_entries("pair_ctx", nr_cpus / 2)?;
+/// # Ok(())
+/// # }
+/// ```
+impl OpenScheduler<'_> {
+    /// The object's globals with their C types (sizes after any resize).
+    #[must_use]
+    pub fn globals(&self) -> &Globals {
+        &self.globals
+    }
+
+    /// Sets the scalar global `name` (`.rodata`, `.data` or `.bss`).
+    pub fn set(&mut self, name: &str, value: impl Into<Value>) -> Result<(), SetupError> {
+        let w = self.globals.encode(name, value.into())?;
+        globals::write(&mut self.object, &w, name)
+    }
+
+    /// Sets element `index` of the array global `name`.
+    pub fn set_element(
+        &mut self,
+        name: &str,
+        index: u64,
+        value: impl Into<Value>,
+    ) -> Result<(), SetupError> {
+        let w = self.globals.encode_element(name, index, value.into())?;
+        globals::write(&mut self.object, &w, name)
+    }
+
+    /// Sets the first elements of the array global `name` to `values`.
+    pub fn set_array<V: Into<Value>>(
+        &mut self,
+        name: &str,
+        values: impl IntoIterator<Item = V>,
+    ) -> Result<(), SetupError> {
+        let values: Vec<Value> = values.into_iter().map(Into::into).collect();
+        let w = self.globals.encode_array(name, &values)?;
+        globals::write(&mut self.object, &w, name)
+    }
+
+    /// Sets the global `name` to raw bytes, exactly its size (structs).
+    pub fn set_bytes(&mut self, name: &str, bytes: &[u8]) -> Result<(), SetupError> {
+        let w = self.globals.encode_bytes(name, bytes)?;
+        globals::write(&mut self.object, &w, name)
+    }
+
+    /// The value the scalar global `name` will be loaded with.
+    pub fn get(&mut self, name: &str) -> Result<Value, SetupError> {
+        let section = self.globals.get(name)?.section.clone();
+        let data = globals::initial(&mut self.object, &section, name)?;
+        Ok(self.globals.decode(name, &data)?)
+    }
+
+    /// The value element `index` of the array `name` will be loaded with.
+    pub fn get_element(&mut self, name: &str, index: u64) -> Result<Value, SetupError> {
+        let section = self.globals.get(name)?.section.clone();
+        let data = globals::initial(&mut self.object, &section, name)?;
+        Ok(self.globals.decode_element(name, index, &data)?)
+    }
+
+    /// Resizes the array `name`, the last variable of a `.data.NAME` or
+    /// `.bss.NAME` section (scx's `RESIZABLE_ARRAY`), to `len` elements;
+    /// new elements are zero.
+    pub fn resize_array(&mut self, name: &str, len: u64) -> Result<(), SetupError> {
+        let mut resized = self.globals.clone();
+        let r = resized.resize(name, len)?;
+        globals::resize(&mut self.object, &r, name)?;
+        self.globals = resized;
+        Ok(())
+    }
+
+    /// Sets `max_entries` of the map `name` (not zero).
+    pub fn set_max_entries(&mut self, map: &str, entries: u32) -> Result<(), SetupError> {
+        globals::set_max_entries(&mut self.object, map, entries)
+    }
+}
+
+/// Globals read back from the kernel and maps by name, once loaded.
+impl LoadedScheduler<'_> {
+    /// The object's globals with their C types.
+    #[must_use]
+    pub fn globals(&self) -> &Globals {
+        &self.globals
+    }
+
+    /// The kernel's current value of the scalar global `name`.
+    pub fn get(&self, name: &str) -> Result<Value, SetupError> {
+        read_global(&self.object, &self.globals, name, None)
+    }
+
+    /// The map `name` (or a data section's, by its ELF name such as `.bss`).
+    pub fn map(&self, name: &str) -> Result<libbpf_rs::Map<'_>, SetupError> {
+        globals::map(&self.object, name)
+    }
+}
+
+/// Counters and state read back while the scheduler runs.
+///
+/// ```no_run
+/// # use scxpack::loader::{AttachedScheduler, SetupError};
+/// # fn report(running: &AttachedScheduler<'_>) -> Result<(), SetupError> {
+/// println!("dispatched {}", running.get("nr_dispatches")?);
+/// println!("cpu 0 started at {}", running.get_element("cpu_started_at", 0)?);
+/// let queue = running.map("central_q")?;
+/// # let _ = queue;
+/// # Ok(())
+/// # }
+/// ```
+impl AttachedScheduler<'_> {
+    /// The object's globals with their C types.
+    #[must_use]
+    pub fn globals(&self) -> &Globals {
+        &self.globals
+    }
+
+    /// The kernel's current value of the scalar global `name`.
+    pub fn get(&self, name: &str) -> Result<Value, SetupError> {
+        read_global(&self.object, &self.globals, name, None)
+    }
+
+    /// The kernel's current value of element `index` of the array `name`.
+    pub fn get_element(&self, name: &str, index: u64) -> Result<Value, SetupError> {
+        read_global(&self.object, &self.globals, name, Some(index))
+    }
+
+    /// The map `name` (or a data section's, by its ELF name such as `.bss`).
+    pub fn map(&self, name: &str) -> Result<libbpf_rs::Map<'_>, SetupError> {
+        globals::map(&self.object, name)
+    }
+}
+
+fn read_global(
+    object: &Object,
+    globals: &Globals,
+    name: &str,
+    index: Option<u64>,
+) -> Result<Value, SetupError> {
+    let section = &globals.get(name)?.section;
+    let data = globals::section(object, section, name)?;
+    Ok(match index {
+        None => globals.decode(name, &data)?,
+        Some(i) => globals.decode_element(name, i, &data)?,
+    })
+}
+
+#[cfg(test)]
+mod tests;

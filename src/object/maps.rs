@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::elf::BpfElf;
+use super::globals::is_global_data;
 use crate::btf::{Btf, Kind, Type};
 
 /// `BPF_MAP_TYPE_ARRAY`, used for global data sections.
@@ -95,12 +96,6 @@ fn defined_maps(obj: &BpfElf<'_>, btf: &Btf<'_>) -> Vec<MapDef> {
         }
     }
     out
-}
-
-fn is_global_data(section: &str) -> bool {
-    [".bss", ".data", ".rodata"]
-        .iter()
-        .any(|p| section == *p || section.starts_with(&format!("{p}.")))
 }
 
 fn btf_defined_maps<'a>(btf: &'a Btf<'_>, sec: &Type<'a>) -> impl Iterator<Item = MapDef> + 'a {

@@ -10,6 +10,7 @@ mod arena;
 mod core_relo;
 mod elf;
 mod externs;
+mod globals;
 mod maps;
 mod programs;
 mod struct_ops;
@@ -23,6 +24,8 @@ pub use arch::ArchUse;
 pub use arena::{ARENA_SECTION, ArenaUse, MAP_TYPE_ARENA, clang_major};
 pub use core_relo::CoreRequirement;
 pub use externs::{KconfigExtern, KfuncExtern, essential_name};
+pub(crate) use globals::near_names;
+pub use globals::{Global, GlobalError, GlobalType, Globals, Resize, Scalar, Value, Write};
 pub use maps::MapDef;
 pub use programs::Program;
 pub use struct_ops::{MemberSlot, StructOpsMap};
@@ -131,9 +134,7 @@ impl Requirements {
     /// Reads an object from memory; `path` only names it in errors.
     pub fn from_bytes(path: &Path, data: &[u8]) -> Result<Self, ObjectError> {
         let obj = elf::BpfElf::parse(path, data)?;
-        let btf_bytes = obj.section_data(".BTF").ok_or_else(|| ObjectError::NoBtf {
-            path: path.to_path_buf(),
-        })?;
+        let btf_bytes = btf_section(path, &obj)?;
         let btf = Btf::parse(btf_bytes).map_err(|source| ObjectError::Btf {
             path: path.to_path_buf(),
             source,
@@ -174,6 +175,13 @@ impl Requirements {
     pub fn parameters(&self) -> impl Iterator<Item = &RodataVar> {
         self.rodata.iter().filter(|v| v.enum_slot.is_none())
     }
+}
+
+/// The object's `.BTF` section, which every sched_ext object needs.
+fn btf_section<'d>(path: &Path, obj: &elf::BpfElf<'d>) -> Result<&'d [u8], ObjectError> {
+    obj.section_data(".BTF").ok_or_else(|| ObjectError::NoBtf {
+        path: path.to_path_buf(),
+    })
 }
 
 /// The NUL-terminated string at the start of `bytes`, lossily decoded.

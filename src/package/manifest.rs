@@ -11,12 +11,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::setup::{self, MAX_SETUP_STEPS, SetupProblem, SetupStep};
 use crate::matching::VariantPolicy;
 use crate::object::Requirements;
 
 /// The schema this build writes.
-/// 1.1 added `proofs`.
-pub const SCHEMA_VERSION: &str = "1.1";
+/// 1.1 added `proofs`; 1.2 a scheduler's `setup` (older readers ignore it).
+pub const SCHEMA_VERSION: &str = "1.2";
 /// The newest schema major this build reads.
 pub const SCHEMA_MAJOR: u32 = 1;
 
@@ -69,6 +70,9 @@ pub struct SourceManifest {
     pub description: String,
     #[serde(default)]
     pub parameters: Vec<Parameter>,
+    /// What the loader does before load ([`super::setup`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub setup: Vec<SetupStep>,
     /// Variants in preference order: the loader takes the first that loads.
     pub variants: Vec<SourceVariant>,
 }
@@ -100,6 +104,9 @@ pub struct Scheduler {
     pub description: String,
     #[serde(default)]
     pub parameters: Vec<Parameter>,
+    /// What the loader does before load (schema 1.2, [`super::setup`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub setup: Vec<SetupStep>,
     /// Variants in preference order.
     pub variants: Vec<Variant>,
 }
@@ -249,6 +256,11 @@ pub enum ManifestProblem {
         count: usize,
         max: usize,
     },
+    #[error("{where_}: {problem}")]
+    Setup {
+        where_: String,
+        problem: SetupProblem,
+    },
 }
 
 /// `text` as an escaped, quoted string of its first 80 characters (only
@@ -306,6 +318,11 @@ impl Scheduler {
         text(&here, "description", &self.description, MAX_DESCRIPTION)?;
         count(&here, "parameters", self.parameters.len(), MAX_PARAMETERS)?;
         count(&here, "variants", self.variants.len(), MAX_VARIANTS)?;
+        count(&here, "setup steps", self.setup.len(), MAX_SETUP_STEPS)?;
+        setup::validate(&self.setup).map_err(|problem| ManifestProblem::Setup {
+            where_: here.clone(),
+            problem,
+        })?;
         if self.variants.is_empty() {
             return Err(ManifestProblem::NoVariant {
                 scheduler: self.name.clone(),

@@ -13,10 +13,12 @@
 //! [`Package::open`] and [`Package::open_dir`] is pure.
 
 mod archive;
+pub mod draft;
 pub mod install;
 pub mod installed;
 pub mod manifest;
 pub mod pack;
+pub mod setup;
 pub mod signature;
 
 use std::collections::BTreeMap;
@@ -362,6 +364,7 @@ impl Package {
                 name,
                 description: String::new(),
                 parameters: Vec::new(),
+                setup: Vec::new(),
                 variants: vec![variant],
             }],
             proofs: Vec::new(),

@@ -82,6 +82,13 @@ pub enum PackError {
         name: String,
         object: PathBuf,
     },
+    #[error("{manifest}: setup step {step} of {object}: {problem}")]
+    BadSetup {
+        manifest: PathBuf,
+        step: String,
+        object: PathBuf,
+        problem: String,
+    },
     #[error("scheduler {name:?} is declared twice: {first} and {second}")]
     DuplicateScheduler {
         name: String,
@@ -319,6 +326,7 @@ fn pack_scheduler(
             )));
         }
         check_parameters(path, &src.parameters, &variant.requirements, &file)?;
+        check_setup(path, &src.setup, &variant.requirements, &file, &bytes)?;
         if let Some(lock) = lock {
             let entry = lock.entry(&file, &bytes)?;
             provenance.objects.insert(
@@ -350,6 +358,7 @@ fn pack_scheduler(
         name: src.name.clone(),
         description: src.description.clone(),
         parameters,
+        setup: src.setup.clone(),
         variants,
     };
     Ok((scheduler, objects))
@@ -563,6 +572,53 @@ impl Lock {
         }
         Ok(entry)
     }
+}
+
+/// Every setup step names what the object has: a global (a resizable
+/// array for `resize`) or a map (for `max_entries`).
+fn check_setup(
+    manifest: &Path,
+    steps: &[super::setup::SetupStep],
+    req: &Requirements,
+    file: &Path,
+    bytes: &[u8],
+) -> Result<(), PackError> {
+    use super::setup::SetupTarget;
+    if steps.is_empty() {
+        return Ok(());
+    }
+    let globals = crate::object::Globals::from_bytes(file, bytes)?;
+    for step in steps {
+        let problem = match &step.target {
+            SetupTarget::Set(name) => globals.get(name).err().map(|e| e.to_string()),
+            SetupTarget::Resize(name) => match globals.get(name) {
+                Err(e) => Some(e.to_string()),
+                Ok(g) if !g.resizable => Some(format!(
+                    "{name} ({} in {}) is not the last array of a .data.NAME/.bss.NAME/.rodata.NAME section",
+                    g.type_name, g.section
+                )),
+                Ok(_) => None,
+            },
+            SetupTarget::MaxEntries(name) => {
+                (!req.maps.iter().any(|m| m.name == *name)).then(|| {
+                    let names = req.maps.iter().map(|m| m.name.as_str());
+                    format!(
+                        "no map {name} (near: {})",
+                        crate::object::near_names(name, names)
+                    )
+                })
+            }
+        };
+        if let Some(problem) = problem {
+            return Err(PackError::BadSetup {
+                manifest: manifest.to_path_buf(),
+                step: step.to_string(),
+                object: file.to_path_buf(),
+                problem,
+            });
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
