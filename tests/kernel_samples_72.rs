@@ -202,11 +202,11 @@ fn assert_agree(cell: &CellResult, vm: &VmResult) {
     let name = format!("{} on {}", cell.scheduler, cell.kernel);
     let reason = vm.reason.as_deref().unwrap_or("");
     if cell.loadable && !cell.depends.is_empty() {
-        // Without its user half it is disabled at once: seen as never
-        // enabled, or (when its exit record is already there at attach,
-        // since the loader's 637c68c) as enabled and ejected.
-        let disabled = reason.contains("attached, but sched_ext state is \"disabled\"")
-            || reason.contains("ejected by the kernel");
+        // Without its user half its init refuses: sched_ext disables it
+        // before it is ever enabled (the loader reads the exit record, or
+        // sees the state `disabled` when there is none).
+        let disabled = reason.contains("disabled it before it was enabled")
+            || reason.contains("attached, but sched_ext state is \"disabled\"");
         assert!(
             !vm.loaded || !vm.ok,
             "{name}: check says it needs its user half, yet it ran: {reason}"
