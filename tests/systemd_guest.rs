@@ -73,17 +73,26 @@ fn release_key(name: &str) -> Vec<u64> {
         .collect()
 }
 
-/// The kernel folders whose config enables sched_ext (PREEMPT_RT builds
-/// left out), oldest first.
+/// Whether `scxpack probe` finds sched_ext in the kernel image.
+fn has_sched_ext(vmlinuz: &Path) -> bool {
+    let out = Command::new(env!("CARGO_BIN_EXE_scxpack"))
+        .args(["probe", "--json", "--no-cache", "--kernel"])
+        .arg(vmlinuz)
+        .output()
+        .expect("run scxpack probe");
+    let facts: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("probe {}: {e}", vmlinuz.display()));
+    facts["sched_ext"] == serde_json::Value::Bool(true)
+}
+
+/// The kernel folders whose image has sched_ext (PREEMPT_RT builds left
+/// out), oldest first.
 fn sched_ext_kernels(dir: &Path) -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
         .expect("read the kernels directory")
         .map(|e| e.expect("entry").path())
         .filter(|p| p.join("vmlinuz").is_file() && !p.to_string_lossy().ends_with("-rt"))
-        .filter(|p| {
-            std::fs::read_to_string(p.join("config"))
-                .is_ok_and(|c| c.lines().any(|l| l == "CONFIG_SCHED_CLASS_EXT=y"))
-        })
+        .filter(|p| has_sched_ext(&p.join("vmlinuz")))
         .collect();
     found.sort_by_key(|p| release_key(&p.file_name().unwrap_or_default().to_string_lossy()));
     found
@@ -147,11 +156,14 @@ fn parse(log: &str) -> Boot {
             ["end", ..] => boot.ended = true,
             ["check", name, verdict, ms, ..] => {
                 let ms = ms.parse().unwrap_or_default();
-                boot.checks.insert((*name).to_string(), (*verdict == "pass", ms));
+                boot.checks
+                    .insert((*name).to_string(), (*verdict == "pass", ms));
             }
             ["fact", check, key, value, ..] => {
-                boot.facts
-                    .insert(((*check).to_string(), (*key).to_string()), (*value).to_string());
+                boot.facts.insert(
+                    ((*check).to_string(), (*key).to_string()),
+                    (*value).to_string(),
+                );
             }
             _ => {}
         }
@@ -194,7 +206,10 @@ fn report_lines_are_parsed() {
 fn kernels_are_ordered_by_release() {
     assert!(release_key("6.12.117-scx") < release_key("6.16.3+deb13"));
     assert!(release_key("6.19.14+deb13") < release_key("7.0.13+deb13"));
-    let names: Vec<PathBuf> = ["a", "b", "c", "d", "e"].iter().map(PathBuf::from).collect();
+    let names: Vec<PathBuf> = ["a", "b", "c", "d", "e"]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
     assert_eq!(spread(&names), ["a", "c", "e"].map(PathBuf::from));
     assert_eq!(spread(&names[..1]), ["a"].map(PathBuf::from));
 }
@@ -219,13 +234,18 @@ fn units_work_under_a_real_systemd() {
         .expect("run tests/vm/systemd-guest.sh");
     let stderr = String::from_utf8_lossy(&result.stderr);
     eprintln!("{stderr}");
-    assert!(result.status.success(), "systemd-guest.sh failed ({})", result.status);
+    assert!(
+        result.status.success(),
+        "systemd-guest.sh failed ({})",
+        result.status
+    );
     let checks = expected_checks();
     let mut failures = Vec::new();
     for kernel in &picked {
         let name = kernel.file_name().unwrap_or_default().to_string_lossy();
         let log_path = out.join(format!("{name}.log"));
-        let log = String::from_utf8_lossy(&std::fs::read(&log_path).unwrap_or_default()).into_owned();
+        let log =
+            String::from_utf8_lossy(&std::fs::read(&log_path).unwrap_or_default()).into_owned();
         let boot = parse(&log);
         eprintln!("{name}: host wall {:?} ms", boot.host_wall_ms);
         for ((check, key), value) in &boot.facts {
@@ -237,7 +257,14 @@ fn units_work_under_a_real_systemd() {
                 boot.began,
                 boot.ended,
                 log_path.display(),
-                log.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+                log.lines()
+                    .rev()
+                    .take(40)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect::<Vec<_>>()
+                    .join("\n")
             ));
         }
         for check in &checks {

@@ -34,8 +34,15 @@ fn read(path: &Path) -> String {
 /// The overall exposure in `systemd-analyze security` output:
 /// "→ Overall exposure level for X.service: 0.9 SAFE".
 fn exposure(report: &str) -> Option<f64> {
-    let line = report.lines().find(|l| l.contains("Overall exposure level"))?;
-    line.rsplit(": ").next()?.split_whitespace().next()?.parse().ok()
+    let line = report
+        .lines()
+        .find(|l| l.contains("Overall exposure level"))?;
+    line.rsplit(": ")
+        .next()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 #[test]
@@ -158,9 +165,19 @@ fn scxpack_units_share_one_sandbox() {
         sandbox(&template),
         "scxpack.service and scxpack@.service sandbox the loader differently"
     );
-    for other in ["scx.service", "scx_loader.service", "scxpack-daemon.service"] {
-        assert!(conflicts(&plain).contains(&other), "scxpack.service lacks Conflicts={other}");
-        assert!(conflicts(&template).contains(&other), "scxpack@.service lacks Conflicts={other}");
+    for other in [
+        "scx.service",
+        "scx_loader.service",
+        "scxpack-daemon.service",
+    ] {
+        assert!(
+            conflicts(&plain).contains(&other),
+            "scxpack.service lacks Conflicts={other}"
+        );
+        assert!(
+            conflicts(&template).contains(&other),
+            "scxpack@.service lacks Conflicts={other}"
+        );
     }
     assert!(
         conflicts(&template).contains(&"scxpack.service"),

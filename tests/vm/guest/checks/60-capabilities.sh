@@ -20,3 +20,9 @@ rc=$(try "CAP_BPF CAP_SYS_ADMIN")
 rc=$(try "CAP_BPF")
 [ "$rc" = 7 ] || fail "CAP_BPF alone: exit status $rc, not 7: $(cat /tmp/caps.err)"
 grep -q CAP_PERFMON /tmp/caps.err || fail "the refusal does not name CAP_PERFMON: $(cat /tmp/caps.err)"
+# The units' exposure as the guest's own systemd rates them (the host's
+# systemd-analyze rates the unit files in tests/systemd_units.rs).
+for unit in scxpack@fair.service scxpack.service; do
+  fact "exposure_$unit" "$(systemd-analyze security --no-pager "$unit" 2>/dev/null |
+    sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')"
+done
