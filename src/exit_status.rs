@@ -58,7 +58,7 @@ impl ExitStatus {
                 "`run`: the kernel ejected the scheduler (the reason and message it recorded are printed)"
             }
             ExitStatus::Busy => "`run`: another sched_ext scheduler is active (it is named)",
-            ExitStatus::Permission => "`run`: not root / missing `CAP_BPF` and `CAP_SYS_ADMIN`",
+            ExitStatus::Permission => "`run`: not root / missing `CAP_BPF` and `CAP_PERFMON`",
         }
     }
 }

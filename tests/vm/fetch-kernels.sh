@@ -18,6 +18,7 @@ keyring=""
 arch=amd64
 update=1
 download_only=0
+print_mirror=0
 # Where the system apt configuration is read from (tests point it elsewhere).
 apt_etc=${SCXPACK_APT_ETC:-/etc/apt}
 
@@ -44,6 +45,8 @@ options:
       --no-update      reuse the private package lists from an earlier run
       --download-only  print each downloaded .deb's path instead of extracting
                        a kernel (any package, e.g. linux-source-7.2)
+      --print-mirror   print the mirror URI and keyring (tab-separated) it
+                       would use, and exit (tests/vm/debian-rootfs.sh reads it)
   -h, --help           this text
 EOF
 }
@@ -69,13 +72,14 @@ parse_args() {
             --arch) arch=${2:?$1 needs a value}; shift 2 ;;
             --no-update) update=0; shift ;;
             --download-only) download_only=1; shift ;;
+            --print-mirror) print_mirror=1; shift ;;
             -h | --help) usage; exit 0 ;;
             --) shift; args+=("$@"); break ;;
             -*) die "unknown option $1 (see --help)" ;;
             *) args+=("$1"); shift ;;
         esac
     done
-    [ ${#args[@]} -gt 0 ] || { usage >&2; exit 2; }
+    [ ${#args[@]} -gt 0 ] || [ "$print_mirror" = 1 ] || { usage >&2; exit 2; }
 }
 
 # Prints "URI<TAB>SUITE<TAB>SIGNED-BY" for every enabled deb source of the
@@ -261,6 +265,11 @@ write_sums() {
 
 main() {
     parse_args "$@"
+    if [ "$print_mirror" = 1 ]; then
+        [ -n "$mirror" ] || derive_mirror
+        printf '%s\t%s\n' "$mirror" "$keyring"
+        return 0
+    fi
     need apt-get apt
     need dpkg-deb dpkg
     need tar tar
