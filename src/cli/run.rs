@@ -22,6 +22,9 @@ pub(crate) struct Args {
     /// Load this variant instead of the first one that loads.
     #[arg(long)]
     variant: Option<String>,
+    /// Use a named parameter set of the scheduler (`info` lists them); --param overrides its values.
+    #[arg(long, value_name = "MODE")]
+    mode: Option<String>,
     /// Set a scheduler parameter (repeatable).
     #[arg(long = "param", value_name = "KEY=VALUE", value_parser = loader_param)]
     params: Vec<(String, String)>,
@@ -79,6 +82,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let opts = RunOptions {
         scheduler,
         variant: args.variant.clone(),
+        mode: args.mode.clone(),
         params: args.params.clone(),
         duration: args.duration.map(Duration::from_secs_f64),
         max_restarts: args.max_restarts,

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 pub use error::{LoadError, LoadStep, RunError, ShimError};
 pub use exit_info::ExitInfo;
 pub use libbpf_log::classify;
-pub use params::{ParamError, parse_assignment as parse_param};
+pub use params::{ParamError, parse_assignment as parse_param, value_fits as param_value_fits};
 pub use preflight::PreflightError;
 pub use report::{Outcome, Phases, RunFailure, RunRecord, RunReport, Skipped};
 pub use stages::{
@@ -40,7 +40,9 @@ pub struct RunOptions {
     pub scheduler: Option<String>,
     /// Force a variant instead of the first loadable one.
     pub variant: Option<String>,
-    /// `KEY=VALUE` parameter assignments.
+    /// A named parameter set of the scheduler's manifest.
+    pub mode: Option<String>,
+    /// `KEY=VALUE` parameter assignments (on top of the mode's).
     pub params: Vec<(String, String)>,
     /// Detach after this long (run until a signal otherwise).
     pub duration: Option<Duration>,
@@ -69,7 +71,8 @@ pub fn run(pkg: &Package, opts: &RunOptions, root: &System) -> Result<RunReport,
     };
     // Parameters are checked before the kernel is read: a typo fails fast.
     let scheduler = stages::pick_scheduler(pkg, opts.scheduler.as_deref())?;
-    let values = params::resolve(scheduler, &opts.params)?;
+    let assignments = params::with_mode(scheduler, opts.mode.as_deref(), &opts.params)?;
+    let values = params::resolve(scheduler, &assignments)?;
     let selected = Selected::for_running_kernel(pkg, &select, root)?;
     let mut restarts = 0;
     loop {

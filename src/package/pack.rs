@@ -350,6 +350,7 @@ fn pack_scheduler(
         name: src.name.clone(),
         description: src.description.clone(),
         parameters,
+        modes: src.modes.clone(),
         variants,
     };
     Ok((scheduler, objects))
