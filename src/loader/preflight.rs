@@ -41,7 +41,7 @@ impl PreflightError {
 }
 
 /// Fails unless the process may load struct_ops programs.
-pub(super) fn privileges() -> Result<(), PreflightError> {
+pub fn privileges() -> Result<(), PreflightError> {
     let caps = crate::live::effective_caps();
     let missing: Vec<&str> = [(CAP_BPF, "CAP_BPF"), (CAP_SYS_ADMIN, "CAP_SYS_ADMIN")]
         .into_iter()
