@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::output::print_json_line;
 use crate::daemon::client;
+use crate::daemon::dbus::Bus;
 use crate::daemon::protocol::{DaemonError, DaemonStatus, Request, Response, Spec};
 use crate::daemon::supervisor::RestartPolicy;
 use crate::daemon::{self, Daemon, Options};
@@ -32,13 +33,37 @@ pub(crate) struct DaemonArgs {
     /// Do not start the saved scheduler.
     #[arg(long)]
     no_restore: bool,
+    /// Also serve org.scx.Loader (scx_loader's D-Bus interface) on the system bus.
+    #[arg(long)]
+    dbus: bool,
+    /// Serve org.scx.Loader on this D-Bus address instead of the system bus (tests).
+    #[arg(long, value_name = "ADDRESS")]
+    dbus_address: Option<String>,
+}
+
+/// Installed schedulers under `--root`, opened as `run` opens them.
+struct Installed {
+    root: PathBuf,
+}
+
+impl daemon::Catalog for Installed {
+    fn open(&self, name: &str) -> Result<crate::package::Package, String> {
+        super::run::open_named(name, &self.root).map_err(|e| super::error_text(&e))
+    }
+
+    fn names(&self) -> Vec<String> {
+        crate::package::Installed::scan(&self.root)
+            .map(|i| i.in_use().flat_map(|p| p.provides.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    fn default_choice(&self) -> Option<Spec> {
+        let text = std::fs::read_to_string(self.root.join("etc/default/scxpack")).ok()?;
+        daemon::state::parse_default(&text)
+    }
 }
 
 pub(crate) fn serve(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
-    let root = args.root.clone();
-    let opener: daemon::Opener = Box::new(move |name| {
-        super::run::open_named(name, &root).map_err(|e| super::error_text(&e))
-    });
     let opts = Options {
         socket: args.socket.clone(),
         state: args.state.clone(),
@@ -48,7 +73,15 @@ pub(crate) fn serve(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
         },
         restore: !args.no_restore,
     };
-    Daemon::new(opener, opts).serve()?;
+    let bus = match (&args.dbus_address, args.dbus) {
+        (Some(a), _) => Some(Bus::Address(a.clone())),
+        (None, true) => Some(Bus::System),
+        (None, false) => None,
+    };
+    let catalog = Box::new(Installed {
+        root: args.root.clone(),
+    });
+    Daemon::new(catalog, opts).serve(bus.as_ref())?;
     Ok(ExitCode::SUCCESS)
 }
 

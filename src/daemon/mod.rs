@@ -6,6 +6,7 @@
 //! threads and std, no async runtime.
 
 pub mod client;
+pub mod dbus;
 pub mod protocol;
 pub mod state;
 pub mod supervisor;
@@ -27,9 +28,16 @@ use crate::package::Package;
 /// Where the socket lives on an installed system.
 pub const SOCKET: &str = "/run/scxpack/daemon.sock";
 
-/// How a scheduler name becomes a package (resolution and signature
-/// checks are the caller's: the CLI's, shared with `run`).
-pub type Opener = Box<dyn Fn(&str) -> Result<Package, String>>;
+/// The schedulers the daemon can start (resolution and signature checks
+/// are the caller's: the CLI's, shared with `run`).
+pub trait Catalog: Send {
+    /// The package holding the scheduler `name` (or at the path `name`).
+    fn open(&self, name: &str) -> Result<Package, String>;
+    /// The installed schedulers' names.
+    fn names(&self) -> Vec<String>;
+    /// The administrator's default: scheduler and mode (`/etc/default/scxpack`).
+    fn default_choice(&self) -> Option<Spec>;
+}
 
 /// Where the daemon listens and keeps its state, and how it restarts.
 #[derive(Debug, Clone)]
@@ -43,7 +51,7 @@ pub struct Options {
 
 /// The daemon: its one scheduler and what it shares with the supervisor.
 pub struct Daemon {
-    opener: Opener,
+    catalog: Box<dyn Catalog>,
     opts: Options,
     shared: Arc<Mutex<Shared>>,
     current: Option<Supervisor>,
@@ -67,44 +75,50 @@ pub enum ServeError {
         socket: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot serve org.scx.Loader on {bus}: {source}")]
+    Bus { bus: String, source: zbus::Error },
 }
 
 impl Daemon {
     #[must_use]
-    pub fn new(opener: Opener, opts: Options) -> Self {
+    pub fn new(catalog: Box<dyn Catalog>, opts: Options) -> Self {
         Daemon {
-            opener,
+            catalog,
             opts,
             shared: Arc::default(),
             current: None,
         }
     }
 
-    /// Restores the saved scheduler (if asked), then serves until SIGINT or
-    /// SIGTERM; the scheduler is detached on the way out.
-    pub fn serve(mut self) -> Result<(), ServeError> {
+    /// Restores the saved scheduler (if asked), serves `org.scx.Loader` on
+    /// `bus` (if given), then serves the socket until SIGINT or SIGTERM;
+    /// the scheduler is detached on the way out.
+    pub fn serve(mut self, bus: Option<&dbus::Bus>) -> Result<(), ServeError> {
         crate::loader::install_signal_handlers();
         let listener = listen(&self.opts.socket)?;
         if self.opts.restore {
             self.restore();
         }
-        eprintln!(
-            "scxpack daemon: listening at {}",
-            self.opts.socket.display()
-        );
+        let socket = self.opts.socket.clone();
+        let daemon = Arc::new(Mutex::new(self));
+        let _connection = bus
+            .map(|b| dbus::serve(Arc::clone(&daemon), b))
+            .transpose()?;
+        eprintln!("scxpack daemon: listening at {}", socket.display());
         while !crate::loader::stop_requested() {
             match listener.accept() {
-                Ok((stream, _)) => self.serve_client(&stream),
+                Ok((stream, _)) => serve_client(&daemon, &stream),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     std::thread::sleep(Duration::from_millis(50));
                 }
                 Err(e) => eprintln!("scxpack daemon: accept: {e}"),
             }
         }
-        if let Some(s) = self.current.take() {
+        let mut d = daemon.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(s) = d.current.take() {
             let _ = s.stop();
         }
-        let _ = std::fs::remove_file(&self.opts.socket);
+        let _ = std::fs::remove_file(&socket);
         Ok(())
     }
 
@@ -118,28 +132,6 @@ impl Daemon {
             },
             Ok(_) => {}
             Err(e) => eprintln!("scxpack daemon: {e}"),
-        }
-    }
-
-    /// Answers each request line of one client.
-    fn serve_client(&mut self, stream: &UnixStream) {
-        let _ = stream.set_nonblocking(false);
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-        let uid = peer_uid(stream);
-        let mut writer = stream;
-        let mut reader = BufReader::new(stream.take(protocol::MAX_REQUEST as u64));
-        let mut line = String::new();
-        while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
-            let response = match protocol::parse_request(line.trim()) {
-                Ok(req) => self.handle(&req, uid),
-                Err(e) => Response::failed(e),
-            };
-            let mut out = serde_json::to_string(&response).expect("responses serialize");
-            out.push('\n');
-            if writer.write_all(out.as_bytes()).is_err() {
-                return;
-            }
-            line.clear();
         }
     }
 
@@ -219,6 +211,12 @@ impl Daemon {
         self.switch(spec)
     }
 
+    /// The catalog of startable schedulers.
+    #[must_use]
+    pub fn catalog(&self) -> &dyn Catalog {
+        self.catalog.as_ref()
+    }
+
     fn running_spec(&self) -> Option<Spec> {
         let shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
         shared.running.as_ref().map(|r| r.spec.clone())
@@ -237,7 +235,7 @@ impl Daemon {
             message,
             exit_status: crate::exit_status::ExitStatus::Error.code(),
         };
-        let pkg = (self.opener)(&spec.scheduler).map_err(failed)?;
+        let pkg = self.catalog.open(&spec.scheduler).map_err(failed)?;
         let explicit = spec
             .params
             .iter()
@@ -274,6 +272,32 @@ impl Daemon {
 
     fn save(&self, scheduler: Option<Spec>) -> Result<(), DaemonError> {
         state::save(&self.opts.state, &SavedState { scheduler })
+    }
+}
+
+/// Answers each request line of one client; the daemon is locked for
+/// each request only, not while the client is read.
+fn serve_client(daemon: &Mutex<Daemon>, stream: &UnixStream) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let uid = peer_uid(stream);
+    let mut writer = stream;
+    let mut reader = BufReader::new(stream.take(protocol::MAX_REQUEST as u64));
+    let mut line = String::new();
+    while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
+        let response = match protocol::parse_request(line.trim()) {
+            Ok(req) => daemon
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .handle(&req, uid),
+            Err(e) => Response::failed(e),
+        };
+        let mut out = serde_json::to_string(&response).expect("responses serialize");
+        out.push('\n');
+        if writer.write_all(out.as_bytes()).is_err() {
+            return;
+        }
+        line.clear();
     }
 }
 
@@ -327,10 +351,23 @@ fn peer_uid(stream: &UnixStream) -> Option<u32> {
 mod tests {
     use super::*;
 
+    struct Empty;
+
+    impl Catalog for Empty {
+        fn open(&self, name: &str) -> Result<Package, String> {
+            Err(format!("no scheduler {name} here"))
+        }
+        fn names(&self) -> Vec<String> {
+            Vec::new()
+        }
+        fn default_choice(&self) -> Option<Spec> {
+            None
+        }
+    }
+
     fn daemon(dir: &Path) -> Daemon {
-        let opener: Opener = Box::new(|name| Err(format!("no scheduler {name} here")));
         Daemon::new(
-            opener,
+            Box::new(Empty),
             Options {
                 socket: dir.join("s.sock"),
                 state: dir.join("daemon.json"),

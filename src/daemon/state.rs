@@ -38,6 +38,34 @@ pub fn save(path: &Path, state: &SavedState) -> Result<(), DaemonError> {
     crate::package::install::write_atomically(path, &json).map_err(|e| state_error(path, &e))
 }
 
+/// The scheduler and mode `/etc/default/scxpack` chooses
+/// (`SCXPACK_SCHEDULER=NAME`, `--mode M` in `SCXPACK_ARGS`).
+#[must_use]
+pub fn parse_default(text: &str) -> Option<Spec> {
+    let value = |key: &str| {
+        text.lines()
+            .rev()
+            .find_map(|l| l.trim().strip_prefix(key)?.strip_prefix('='))
+            .map(|v| v.trim().trim_matches(|c| c == '"' || c == '\'').to_string())
+    };
+    let scheduler = value("SCXPACK_SCHEDULER").filter(|s| !s.is_empty())?;
+    let args = value("SCXPACK_ARGS").unwrap_or_default();
+    let mut words = args.split_whitespace();
+    let mut mode = None;
+    while let Some(w) = words.next() {
+        if w == "--mode" {
+            mode = words.next().map(str::to_string);
+        } else if let Some(m) = w.strip_prefix("--mode=") {
+            mode = Some(m.to_string());
+        }
+    }
+    Some(Spec {
+        scheduler,
+        mode,
+        params: Vec::new(),
+    })
+}
+
 fn state_error(path: &Path, e: &dyn std::fmt::Display) -> DaemonError {
     DaemonError::State {
         message: format!("{}: {e}", path.display()),
@@ -47,6 +75,21 @@ fn state_error(path: &Path, e: &dyn std::fmt::Display) -> DaemonError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_file_names_scheduler_and_mode() {
+        let shipped = include_str!("../../packaging/default-scxpack");
+        let spec = parse_default(shipped).unwrap();
+        assert_eq!(spec.scheduler, "fair");
+        assert_eq!(spec.mode.as_deref(), Some("auto"));
+        let spec =
+            parse_default("SCXPACK_SCHEDULER='fifo'\nSCXPACK_ARGS=\"--mode=server\"").unwrap();
+        assert_eq!(
+            (spec.scheduler.as_str(), spec.mode.as_deref()),
+            ("fifo", Some("server"))
+        );
+        assert_eq!(parse_default("# nothing\nSCXPACK_SCHEDULER=\n"), None);
+    }
 
     #[test]
     fn saves_and_loads_atomically() {
