@@ -16,6 +16,7 @@
 pub mod btf;
 pub mod check;
 pub mod cli;
+pub mod daemon;
 pub mod exit_status;
 pub mod junit;
 pub mod kernel;

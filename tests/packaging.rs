@@ -115,6 +115,11 @@ const INSTALLED_DEB: &[&str] = &[
     "lib/systemd/system/scxpack.service",
     "lib/systemd/system/scxpack@.service",
     "etc/default/scxpack",
+    "lib/systemd/system/scxpack-daemon.service",
+    "usr/share/dbus-1/system.d/org.scx.Loader.conf",
+    "usr/share/dbus-1/system-services/org.scx.Loader.service",
+    "usr/share/polkit-1/actions/org.scx.Loader.policy",
+    "usr/share/man/man1/scxpack-daemon.1.gz",
     "etc/kernel/postinst.d/scxpack",
     "usr/lib/kernel/install.d/50-scxpack.install",
     "usr/share/doc/scxpack/README.md",
@@ -131,6 +136,11 @@ const INSTALLED_RPM: &[&str] = &[
     "usr/lib/systemd/system/scxpack.service",
     "usr/lib/systemd/system/scxpack@.service",
     "etc/default/scxpack",
+    "usr/lib/systemd/system/scxpack-daemon.service",
+    "usr/share/dbus-1/system.d/org.scx.Loader.conf",
+    "usr/share/dbus-1/system-services/org.scx.Loader.service",
+    "usr/share/polkit-1/actions/org.scx.Loader.policy",
+    "usr/share/man/man1/scxpack-daemon.1.gz",
     "usr/lib/kernel/install.d/50-scxpack.install",
 ];
 

@@ -7,6 +7,7 @@
 mod btf;
 mod cache;
 mod check;
+mod daemon;
 mod generate;
 mod inspect;
 mod manifest;
@@ -43,8 +44,14 @@ enum Command {
     Inspect(inspect::Args),
     /// Load a scheduler on the running kernel and watch it until it stops.
     Run(run::Args),
-    /// Show whether sched_ext is enabled, which scheduler runs, and its counters.
+    /// Show whether sched_ext is enabled, which scheduler runs, its counters, and the daemon's state.
     Status(run::StatusArgs),
+    /// Hold one scheduler and take start/switch/stop/restart/status requests on a Unix socket.
+    Daemon(daemon::DaemonArgs),
+    /// Ask the daemon to replace its scheduler (or start one).
+    Switch(daemon::SwitchArgs),
+    /// Ask the daemon to detach its scheduler.
+    Stop(daemon::ClientArgs),
     /// Boot kernels in QEMU and load every scheduler for real.
     Vmtest(vmtest::Args),
     /// Which variant of each scheduler loads on each kernel, offline.
@@ -104,6 +111,9 @@ pub fn main() -> ExitCode {
         Command::Vmtest(args) => vmtest::run(&args),
         Command::Report(cmd) => report::run(&cmd),
         Command::Status(args) => run::status(&args),
+        Command::Daemon(args) => daemon::serve(&args),
+        Command::Switch(args) => daemon::switch(&args),
+        Command::Stop(args) => daemon::stop(&args),
     };
     finish(result)
 }

@@ -16,7 +16,7 @@ use crate::package::install::{self, Location};
 use crate::package::installed::{InstalledPackage, Notice};
 use crate::package::pack::{self, PackOptions};
 use crate::package::signature::{self, Keyring, Policy};
-use crate::package::{Package, Parameter, Provenance, Scheduler, Signature, Trust, Variant};
+use crate::package::{Mode, Package, Parameter, Provenance, Scheduler, Signature, Trust, Variant};
 
 /// `scxpack pack SOURCE -o OUT.scxpkg`.
 #[derive(Debug, clap::Args)]
@@ -411,6 +411,7 @@ struct SchedulerInfo<'a> {
     name: &'a str,
     description: &'a str,
     parameters: &'a [Parameter],
+    modes: &'a [Mode],
     /// In preference order.
     variants: Vec<VariantInfo<'a>>,
 }
@@ -487,6 +488,7 @@ impl<'a> Info<'a> {
                     par.name, par.type_name, par.default, par.description
                 )?;
             }
+            print_modes(out, s.modes)?;
             writeln!(out, "  variants (in preference order):")?;
             for (i, v) in s.variants.iter().enumerate() {
                 v.print(out, i + 1)?;
@@ -496,12 +498,28 @@ impl<'a> Info<'a> {
     }
 }
 
+/// `  modes:` and one line per mode: its values, then its description.
+fn print_modes(out: &mut impl Write, modes: &[Mode]) -> std::io::Result<()> {
+    if !modes.is_empty() {
+        writeln!(out, "  modes (run NAME --mode MODE):")?;
+    }
+    for m in modes {
+        let values: Vec<String> = m.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        writeln!(out, "    {:11} {}", m.name, values.join(" "))?;
+        if !m.description.is_empty() {
+            writeln!(out, "                {}", m.description)?;
+        }
+    }
+    Ok(())
+}
+
 impl<'a> SchedulerInfo<'a> {
     fn new(s: &'a Scheduler) -> Self {
         SchedulerInfo {
             name: &s.name,
             description: &s.description,
             parameters: &s.parameters,
+            modes: &s.modes,
             variants: s.variants.iter().map(VariantInfo::new).collect(),
         }
     }

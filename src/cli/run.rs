@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::output::{print_json, print_json_line};
+use crate::daemon::protocol::DaemonStatus;
 use crate::live::{SchedExtSysfs, System};
 use crate::loader::{self, RunFailure, RunOptions, RunRecord};
 use crate::package::Package;
@@ -22,6 +23,9 @@ pub(crate) struct Args {
     /// Load this variant instead of the first one that loads.
     #[arg(long)]
     variant: Option<String>,
+    /// Use a named parameter set of the scheduler (`info` lists them); --param overrides its values.
+    #[arg(long, value_name = "MODE")]
+    mode: Option<String>,
     /// Set a scheduler parameter (repeatable).
     #[arg(long = "param", value_name = "KEY=VALUE", value_parser = loader_param)]
     params: Vec<(String, String)>,
@@ -51,27 +55,28 @@ fn loader_param(s: &str) -> Result<(String, String), String> {
 
 /// The package to run, its objects re-hashed against its manifest (every
 /// open verifies) and the manifest's signature checked with the keys and
-/// policy of `--root`, so what is loaded is what was signed.
-fn open_target(args: &Args) -> anyhow::Result<Package> {
-    let path = Path::new(&args.target);
-    let (package, from) = if super::names_a_file(&args.target) {
+/// policy of `root`, so what is loaded is what was signed (`run` and the
+/// daemon).
+pub(crate) fn open_named(target: &str, root: &Path) -> anyhow::Result<Package> {
+    let path = Path::new(target);
+    let (package, from) = if super::names_a_file(target) {
         (Package::open(path)?, path.to_path_buf())
     } else {
-        let installed = crate::package::Installed::scan(&args.root)?;
+        let installed = crate::package::Installed::scan(root)?;
         // A damaged package may be the one that provided the scheduler.
         super::package::warn(&installed, |n| {
-            n.concerns(&args.target) || matches!(n, Notice::Damaged { .. })
+            n.concerns(target) || matches!(n, Notice::Damaged { .. })
         });
-        let found = installed.resolve(&args.root, &args.target)?;
+        let found = installed.resolve(root, target)?;
         (found.package.clone(), found.dir.clone())
     };
-    let trust = super::package::check_trust(&package, &args.root)?;
+    let trust = super::package::check_trust(&package, root)?;
     super::package::note_trust(&trust, &from);
     Ok(package)
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let pkg = open_target(args)?;
+    let pkg = open_named(&args.target, &args.root)?;
     let mut scheduler = args.scheduler.clone();
     if scheduler.is_none() && !super::names_a_file(&args.target) {
         scheduler = Some(args.target.clone());
@@ -79,6 +84,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let opts = RunOptions {
         scheduler,
         variant: args.variant.clone(),
+        mode: args.mode.clone(),
         params: args.params.clone(),
         duration: args.duration.map(Duration::from_secs_f64),
         max_restarts: args.max_restarts,
@@ -112,6 +118,9 @@ pub(crate) struct StatusArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    /// The daemon's socket.
+    #[arg(long, value_name = "PATH", default_value = crate::daemon::SOCKET)]
+    socket: PathBuf,
 }
 
 #[derive(Serialize)]
@@ -119,18 +128,27 @@ struct Status {
     sched_ext: bool,
     #[serde(flatten)]
     sysfs: Option<SchedExtSysfs>,
+    /// The daemon's status (null when it could not be asked)...
+    daemon: Option<DaemonStatus>,
+    /// ... and why it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    daemon_unreachable: Option<String>,
 }
 
 pub(crate) fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let sysfs = System::default().sched_ext();
+    let daemon = super::daemon::ask_status(&args.socket);
     let status = Status {
         sched_ext: sysfs.is_some(),
         sysfs,
+        daemon: daemon.as_ref().ok().cloned(),
+        daemon_unreachable: daemon.as_ref().err().cloned(),
     };
     if args.json {
         print_json(&status)?;
         return Ok(ExitCode::SUCCESS);
     }
+    super::daemon::print_status(&daemon);
     let Some(s) = &status.sysfs else {
         println!(
             "sched_ext: not available (no /sys/kernel/sched_ext: the kernel lacks CONFIG_SCHED_CLASS_EXT)"

@@ -25,14 +25,14 @@ pub use error::{LoadError, LoadStep, RunError, ShimError};
 pub use exit_info::ExitInfo;
 pub use globals::SetupError;
 pub use libbpf_log::classify;
-pub use params::{ParamError, parse_assignment as parse_param};
-pub use preflight::PreflightError;
+pub use params::{ParamError, parse_assignment as parse_param, value_fits as param_value_fits};
+pub use preflight::{PreflightError, privileges as check_privileges};
 pub use report::{Outcome, Phases, RunFailure, RunRecord, RunReport, Skipped};
 pub use stages::{
     AttachedScheduler, Choice, Detached, LoadedScheduler, OpenScheduler, SelectOptions, Selected,
     install_libbpf_log, install_signal_handlers,
 };
-pub use watch::Ended;
+pub use watch::{Ended, stop_requested};
 
 use crate::live::System;
 use crate::package::Package;
@@ -44,7 +44,9 @@ pub struct RunOptions {
     pub scheduler: Option<String>,
     /// Force a variant instead of the first loadable one.
     pub variant: Option<String>,
-    /// `KEY=VALUE` parameter assignments.
+    /// A named parameter set of the scheduler's manifest.
+    pub mode: Option<String>,
+    /// `KEY=VALUE` parameter assignments (on top of the mode's).
     pub params: Vec<(String, String)>,
     /// Detach after this long (run until a signal otherwise).
     pub duration: Option<Duration>,
@@ -72,8 +74,12 @@ pub fn run(pkg: &Package, opts: &RunOptions, root: &System) -> Result<RunReport,
         force: opts.force,
     };
     // Parameters are checked before the kernel is read: a typo fails fast.
-    let scheduler = stages::pick_scheduler(pkg, opts.scheduler.as_deref())?;
-    let values = params::resolve(scheduler, &opts.params)?;
+    let values = resolve_params(
+        pkg,
+        opts.scheduler.as_deref(),
+        opts.mode.as_deref(),
+        &opts.params,
+    )?;
     let selected = Selected::for_running_kernel(pkg, &select, root)?;
     let mut restarts = 0;
     loop {
@@ -99,6 +105,51 @@ fn run_first(
     opts: &RunOptions,
     start: Instant,
 ) -> Result<RunReport, RunError> {
+    let started = attach_first(selected, params, root)?;
+    let report = supervise(
+        started.running,
+        &selected.scheduler.name,
+        started.choice,
+        started.skipped,
+        (root, opts, start),
+    );
+    Ok(RunReport {
+        phases: started.phases,
+        ..report
+    })
+}
+
+/// A scheduler [`attach_first`] got running.
+#[derive(Debug)]
+pub struct Started<'s, 'p> {
+    pub running: AttachedScheduler<'p>,
+    pub choice: &'s Choice<'p>,
+    /// Variants not tried or that failed to load, and why.
+    pub skipped: Vec<Skipped>,
+    pub phases: Phases,
+}
+
+/// The scheduler's parameters: `mode`'s values with `explicit` on top,
+/// checked against its declarations and encoded for `.rodata` (what `run`
+/// does before it reads the kernel, so a typo fails fast).
+pub fn resolve_params(
+    pkg: &Package,
+    scheduler: Option<&str>,
+    mode: Option<&str>,
+    explicit: &[(String, String)],
+) -> Result<Vec<(String, u64)>, RunError> {
+    let scheduler = stages::pick_scheduler(pkg, scheduler)?;
+    let assignments = params::with_mode(scheduler, mode, explicit)?;
+    Ok(params::resolve(scheduler, &assignments)?)
+}
+
+/// Opens, loads and attaches the first variant of `selected` that the
+/// kernel takes (the one load path of `run` and the daemon).
+pub fn attach_first<'s, 'p>(
+    selected: &'s Selected<'p>,
+    params: &[(String, u64)],
+    root: &System,
+) -> Result<Started<'s, 'p>, RunError> {
     let mut failures: Vec<(String, LoadError)> = Vec::new();
     for choice in selected.attempts() {
         if !choice.assessment.loadable() {
@@ -115,14 +166,12 @@ fn run_first(
                     variant,
                     reasons: vec![e.to_string()],
                 }));
-                let report = supervise(
+                return Ok(Started {
                     running,
-                    &selected.scheduler.name,
                     choice,
                     skipped,
-                    (root, opts, start),
-                );
-                return Ok(RunReport { phases, ..report });
+                    phases,
+                });
             }
             Err(e) => {
                 eprintln!(

@@ -18,6 +18,14 @@ pub enum ParamError {
         ty: String,
         value: String,
     },
+    #[error(
+        "unknown mode {mode} for {scheduler} (its modes: {known}; `scxpack info {scheduler}` lists them)"
+    )]
+    UnknownMode {
+        mode: String,
+        scheduler: String,
+        known: String,
+    },
     #[error("parameter {0:?} is not KEY=VALUE")]
     Syntax(String),
 }
@@ -67,6 +75,46 @@ fn encode(s: Scalar, value: &str) -> Option<u64> {
             (bits == 64 || (-half..half).contains(&v)).then_some(v as u64)
         }
     }
+}
+
+/// Whether `value` is one a parameter of C type `ty` can hold.
+#[must_use]
+pub fn value_fits(ty: &str, value: &str) -> bool {
+    scalar(ty).and_then(|s| encode(s, value)).is_some()
+}
+
+/// `explicit` assignments on top of the values of `mode` (explicit wins for
+/// the same key), or the typed error naming the modes `sched` has.
+pub fn with_mode(
+    sched: &Scheduler,
+    mode: Option<&str>,
+    explicit: &[(String, String)],
+) -> Result<Vec<(String, String)>, ParamError> {
+    let Some(name) = mode else {
+        return Ok(explicit.to_vec());
+    };
+    let unknown = || ParamError::UnknownMode {
+        mode: name.to_string(),
+        scheduler: sched.name.clone(),
+        known: known_modes(sched),
+    };
+    let mode = sched.mode(name).ok_or_else(unknown)?;
+    let mut values: Vec<(String, String)> = mode
+        .assignments()
+        .ok_or_else(unknown)?
+        .into_iter()
+        .filter(|(k, _)| !explicit.iter().any(|(e, _)| e == k))
+        .collect();
+    values.extend_from_slice(explicit);
+    Ok(values)
+}
+
+fn known_modes(sched: &Scheduler) -> String {
+    if sched.modes.is_empty() {
+        return "none".to_string();
+    }
+    let names: Vec<&str> = sched.modes.iter().map(|m| m.name.as_str()).collect();
+    names.join(", ")
 }
 
 /// Splits `KEY=VALUE`.
@@ -150,5 +198,24 @@ mod tests {
             parse_assignment("a=b=c").unwrap(),
             ("a".into(), "b=c".into())
         );
+    }
+
+    #[test]
+    fn explicit_params_override_the_mode() {
+        let mut sched: Scheduler = serde_json::from_value(serde_json::json!({
+            "name": "s", "description": "", "variants": [],
+            "parameters": [{"name": "a", "type": "u64"}, {"name": "b", "type": "bool"}],
+            "modes": [{"name": "gaming", "params": {"a": 1, "b": true}}]
+        }))
+        .unwrap();
+        let explicit = [("a".to_string(), "7".to_string())];
+        let got = with_mode(&sched, Some("gaming"), &explicit).unwrap();
+        assert_eq!(got, [("b".into(), "true".into()), ("a".into(), "7".into())]);
+        assert_eq!(with_mode(&sched, None, &explicit).unwrap(), explicit);
+        let err = with_mode(&sched, Some("server"), &[]).unwrap_err();
+        assert!(err.to_string().contains("its modes: gaming"), "{err}");
+        sched.modes.clear();
+        let err = with_mode(&sched, Some("gaming"), &[]).unwrap_err();
+        assert!(err.to_string().contains("its modes: none"), "{err}");
     }
 }

@@ -61,7 +61,7 @@ fn missing_caps(caps: u64) -> Vec<&'static str> {
 }
 
 /// Fails unless the process may load struct_ops programs.
-pub(super) fn privileges() -> Result<(), PreflightError> {
+pub fn privileges() -> Result<(), PreflightError> {
     let missing = missing_caps(crate::live::effective_caps());
     if missing.is_empty() {
         return Ok(());

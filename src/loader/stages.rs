@@ -357,6 +357,13 @@ impl<'p> AttachedScheduler<'p> {
         watch::watch(&self.root, &self.ops_name, duration)
     }
 
+    /// Polls until `stop` holds, SIGINT/SIGTERM arrives, or the kernel
+    /// ejects the scheduler (what a supervisor that stops on request uses).
+    #[must_use]
+    pub fn watch_until(&self, stop: impl Fn() -> bool) -> Ended {
+        watch::watch_until(&self.root, &self.ops_name, stop)
+    }
+
     /// Detaches, waits for sched_ext to report `disabled`, and reads the
     /// exit record the scheduler left.
     #[must_use]

@@ -23,8 +23,8 @@ pub(super) fn install_signal_handlers() {
     }
 }
 
-/// Whether a stop was requested.
-pub(super) fn stop_requested() -> bool {
+/// Whether SIGINT or SIGTERM arrived (after [`install_signal_handlers`]).
+pub fn stop_requested() -> bool {
     STOP.load(Ordering::SeqCst)
 }
 
@@ -61,13 +61,20 @@ pub(super) fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> boo
 /// Polls until the duration ends, a signal arrives, or the kernel ejects us.
 pub(super) fn watch(root: &System, ops_name: &str, duration: Option<Duration>) -> Ended {
     let start = Instant::now();
+    watch_until(root, ops_name, || {
+        duration.is_some_and(|d| start.elapsed() >= d)
+    })
+}
+
+/// Polls until `stop` holds, a signal arrives, or the kernel ejects us.
+pub(super) fn watch_until(root: &System, ops_name: &str, stop: impl Fn() -> bool) -> Ended {
     loop {
-        if stop_requested() || duration.is_some_and(|d| start.elapsed() >= d) {
+        if stop_requested() || stop() {
             return Ended::Requested;
         }
         if !is_ours(root, ops_name) {
             return Ended::Ejected;
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -42,6 +42,41 @@ pub struct Parameter {
     pub unit: Option<String>,
 }
 
+/// A named set of parameter values (`run NAME --mode M`): the names scx
+/// uses are `auto`, `gaming`, `lowlatency`, `powersave` and `server`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mode {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Parameter name → value (JSON number, bool or string), checked against
+    /// the scheduler's parameters by [`PackageManifest::validate`].
+    #[serde(default)]
+    pub params: BTreeMap<String, serde_json::Value>,
+}
+
+impl Mode {
+    /// The mode's values as `KEY=VALUE` assignments (`None` for a value that
+    /// is neither a number, a bool nor a string).
+    #[must_use]
+    pub fn assignments(&self) -> Option<Vec<(String, String)>> {
+        self.params
+            .iter()
+            .map(|(k, v)| Some((k.clone(), value_text(v)?)))
+            .collect()
+    }
+}
+
+/// A JSON scalar as the text `--param` would take.
+fn value_text(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
 /// A variant as the source manifest declares it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceVariant {
@@ -73,6 +108,9 @@ pub struct SourceManifest {
     /// What the loader does before load ([`super::setup`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub setup: Vec<SetupStep>,
+    /// Named parameter sets.
+    #[serde(default)]
+    pub modes: Vec<Mode>,
     /// Variants in preference order: the loader takes the first that loads.
     pub variants: Vec<SourceVariant>,
 }
@@ -107,6 +145,9 @@ pub struct Scheduler {
     /// What the loader does before load (schema 1.2, [`super::setup`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub setup: Vec<SetupStep>,
+    /// Named parameter sets (`run NAME --mode M`); absent before modes existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub modes: Vec<Mode>,
     /// Variants in preference order.
     pub variants: Vec<Variant>,
 }
@@ -196,6 +237,8 @@ pub const MAX_SCHEDULERS: usize = 256;
 pub const MAX_VARIANTS: usize = 64;
 /// Most parameters of one scheduler.
 pub const MAX_PARAMETERS: usize = 256;
+/// Most modes of one scheduler.
+pub const MAX_MODES: usize = 32;
 
 /// What is wrong with a package manifest: names an installer cannot place,
 /// duplicates, inconsistent objects, or a field past its bound. Text from the
@@ -217,6 +260,12 @@ pub enum ManifestProblem {
         where_: String,
         what: &'static str,
         name: String,
+    },
+    #[error("{where_} mode {}: {problem}", quote(mode))]
+    BadMode {
+        where_: String,
+        mode: String,
+        problem: String,
     },
     #[error("the package holds no scheduler")]
     NoScheduler,
@@ -335,6 +384,7 @@ impl Scheduler {
                 return Err(duplicate(here, "parameter", &p.name));
             }
         }
+        self.validate_modes(&here)?;
         let mut variants = BTreeSet::new();
         for v in &self.variants {
             check_name("variant name", &v.name)?;
@@ -346,6 +396,66 @@ impl Scheduler {
             check_shared_object(objects, v, at)?;
         }
         Ok(())
+    }
+}
+
+impl Scheduler {
+    /// The mode named `name`.
+    #[must_use]
+    pub fn mode(&self, name: &str) -> Option<&Mode> {
+        self.modes.iter().find(|m| m.name == name)
+    }
+
+    /// Mode names: usable words, unique, each value a declared parameter
+    /// that its type can hold.
+    fn validate_modes(&self, here: &str) -> Result<(), ManifestProblem> {
+        count(here, "modes", self.modes.len(), MAX_MODES)?;
+        let mut names = BTreeSet::new();
+        for m in &self.modes {
+            check_name("mode name", &m.name)?;
+            if !names.insert(m.name.as_str()) {
+                return Err(duplicate(here.to_string(), "mode", &m.name));
+            }
+            let at = format!("{here} mode {}", quote(&m.name));
+            text(&at, "description", &m.description, MAX_DESCRIPTION)?;
+            count(&at, "parameters", m.params.len(), MAX_PARAMETERS)?;
+            for (key, value) in &m.params {
+                self.check_mode_value(here, m, key, value)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_mode_value(
+        &self,
+        here: &str,
+        m: &Mode,
+        key: &str,
+        value: &serde_json::Value,
+    ) -> Result<(), ManifestProblem> {
+        let bad = |problem: String| ManifestProblem::BadMode {
+            where_: here.to_string(),
+            mode: m.name.clone(),
+            problem,
+        };
+        let Some(p) = self.parameters.iter().find(|p| p.name == key) else {
+            return Err(bad(format!(
+                "sets {}, which is not a parameter of this scheduler",
+                quote(key)
+            )));
+        };
+        let fits =
+            value_text(value).is_some_and(|v| crate::loader::param_value_fits(&p.type_name, &v));
+        if fits {
+            Ok(())
+        } else {
+            let shown = quote(&value.to_string());
+            Err(bad(format!(
+                "{} is {}: cannot take {shown}",
+                quote(key),
+                p.type_name
+            )))
+        }
     }
 }
 

@@ -30,7 +30,7 @@ pub use archive::Limits;
 pub use install::InstallError;
 pub use installed::{Installed, find_installed};
 pub use manifest::{
-    ManifestProblem, ObjectProvenance, PackageManifest, Parameter, Provenance, Scheduler,
+    ManifestProblem, Mode, ObjectProvenance, PackageManifest, Parameter, Provenance, Scheduler,
     SourceManifest, Variant,
 };
 pub use pack::{PackError, PackOptions};
@@ -365,6 +365,7 @@ impl Package {
                 description: String::new(),
                 parameters: Vec::new(),
                 setup: Vec::new(),
+                modes: Vec::new(),
                 variants: vec![variant],
             }],
             proofs: Vec::new(),

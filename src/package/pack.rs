@@ -359,6 +359,7 @@ fn pack_scheduler(
         description: src.description.clone(),
         parameters,
         setup: src.setup.clone(),
+        modes: src.modes.clone(),
         variants,
     };
     Ok((scheduler, objects))

@@ -497,3 +497,67 @@ fn manifest_bounds_and_duplicate_keys() {
     let err = manifest::refuse_duplicate_keys(br#"{"a": [{"b": 1, "b": 2}]}"#).unwrap_err();
     assert!(err.to_string().contains("duplicate key \"b\""), "{err}");
 }
+
+/// The fifo package with one `u64 slice_us` parameter and `modes`.
+fn with_modes(modes: &[(&str, serde_json::Value)]) -> PackageManifest {
+    let mut m = fifo_package().manifest;
+    let s = &mut m.schedulers[0];
+    s.parameters = vec![Parameter {
+        name: "slice_us".to_string(),
+        type_name: "u64".to_string(),
+        default: 0.into(),
+        description: String::new(),
+        unit: None,
+    }];
+    s.modes = modes
+        .iter()
+        .map(|(name, params)| Mode {
+            name: (*name).to_string(),
+            description: String::new(),
+            params: serde_json::from_value(params.clone()).unwrap(),
+        })
+        .collect();
+    m
+}
+
+#[test]
+fn modes_are_checked_against_the_parameters() {
+    use serde_json::json;
+    let bad_mode = |m: PackageManifest| match m.validate() {
+        Err(ManifestProblem::BadMode { mode, problem, .. }) => format!("{mode}: {problem}"),
+        other => panic!("expected BadMode, got {other:?}"),
+    };
+    with_modes(&[("auto", json!({})), ("gaming", json!({"slice_us": 2000}))])
+        .validate()
+        .unwrap();
+    let err = bad_mode(with_modes(&[("gaming", json!({"slice": 1}))]));
+    assert!(err.contains("\"slice\", which is not a parameter"), "{err}");
+    let err = bad_mode(with_modes(&[("gaming", json!({"slice_us": -1}))]));
+    assert!(err.contains("is u64: cannot take \"-1\""), "{err}");
+    let err = bad_mode(with_modes(&[("gaming", json!({"slice_us": [1]}))]));
+    assert!(err.contains("cannot take"), "{err}");
+    assert!(matches!(
+        with_modes(&[("auto", json!({})), ("auto", json!({}))]).validate(),
+        Err(ManifestProblem::Duplicate { what: "mode", .. })
+    ));
+    assert!(matches!(
+        with_modes(&[("../x", json!({}))]).validate(),
+        Err(ManifestProblem::BadName {
+            what: "mode name",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn the_shipped_schedulers_declare_the_scx_modes() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf-objects");
+    for name in ["fair", "fifo", "interactive"] {
+        let path = dir.join(name).join(format!("{name}.json"));
+        let src: SourceManifest = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let modes: Vec<&str> = src.modes.iter().map(|m| m.name.as_str()).collect();
+        for scx in ["auto", "gaming", "lowlatency", "powersave", "server"] {
+            assert!(modes.contains(&scx), "{name} lacks mode {scx}: {modes:?}");
+        }
+    }
+}
