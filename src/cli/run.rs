@@ -53,19 +53,26 @@ fn loader_param(s: &str) -> Result<(String, String), String> {
 /// open verifies) and the manifest's signature checked with the keys and
 /// policy of `--root`, so what is loaded is what was signed.
 fn open_target(args: &Args) -> anyhow::Result<Package> {
-    let path = Path::new(&args.target);
-    let (package, from) = if super::names_a_file(&args.target) {
+    open_package(&args.target, &args.root)
+}
+
+/// `target` as `run` reads it: a package or object file, or the name of a
+/// scheduler installed under `root`; its signature checked with the keys
+/// and policy of `root`. Shared with the user-half programs (`scxpack-relay`).
+pub fn open_package(target: &str, root: &Path) -> anyhow::Result<Package> {
+    let path = Path::new(target);
+    let (package, from) = if super::names_a_file(target) {
         (Package::open(path)?, path.to_path_buf())
     } else {
-        let installed = crate::package::Installed::scan(&args.root)?;
+        let installed = crate::package::Installed::scan(root)?;
         // A damaged package may be the one that provided the scheduler.
         super::package::warn(&installed, |n| {
-            n.concerns(&args.target) || matches!(n, Notice::Damaged { .. })
+            n.concerns(target) || matches!(n, Notice::Damaged { .. })
         });
-        let found = installed.resolve(&args.root, &args.target)?;
+        let found = installed.resolve(root, target)?;
         (found.package.clone(), found.dir.clone())
     };
-    let trust = super::package::check_trust(&package, &args.root)?;
+    let trust = super::package::check_trust(&package, root)?;
     super::package::note_trust(&trust, &from);
     Ok(package)
 }

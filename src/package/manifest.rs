@@ -71,6 +71,10 @@ pub struct SourceManifest {
     pub parameters: Vec<Parameter>,
     /// Variants in preference order: the loader takes the first that loads.
     pub variants: Vec<SourceVariant>,
+    /// The program that runs this scheduler's user-space half, when its
+    /// decisions are made in user space (see [`Scheduler::user_half`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_half: Option<String>,
 }
 
 /// One variant inside a package.
@@ -102,6 +106,12 @@ pub struct Scheduler {
     pub parameters: Vec<Parameter>,
     /// Variants in preference order.
     pub variants: Vec<Variant>,
+    /// The program (a command name such as `scxpack-relay`) that loads this
+    /// scheduler and makes its decisions in user space. The BPF half alone
+    /// schedules nothing of its own, so `run` refuses it and names this
+    /// program instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_half: Option<String>,
 }
 
 /// Where a package's objects came from.
@@ -306,6 +316,9 @@ impl Scheduler {
         text(&here, "description", &self.description, MAX_DESCRIPTION)?;
         count(&here, "parameters", self.parameters.len(), MAX_PARAMETERS)?;
         count(&here, "variants", self.variants.len(), MAX_VARIANTS)?;
+        if let Some(program) = &self.user_half {
+            check_name("user-half program", program)?;
+        }
         if self.variants.is_empty() {
             return Err(ManifestProblem::NoVariant {
                 scheduler: self.name.clone(),

@@ -362,6 +362,7 @@ impl Package {
                 description: String::new(),
                 parameters: Vec::new(),
                 variants: vec![variant],
+                user_half: None,
             }],
             proofs: Vec::new(),
         };
