@@ -88,23 +88,50 @@ fn report(lines: &[String]) -> serde_json::Value {
 /// What a kernel with sched_ext must show.
 fn assert_ran(run: &KernelRun, out: &str) {
     let name = run.release.as_deref().unwrap_or("?");
-    assert_eq!(field(out, "run-rc"), Some("1"), "{name}: run refuses: {out}");
-    assert!(out.contains("user-half program `scxpack-relay`"), "{name}: {out}");
+    assert_eq!(
+        field(out, "run-rc"),
+        Some("1"),
+        "{name}: run refuses: {out}"
+    );
+    assert!(
+        out.contains("user-half program `scxpack-relay`"),
+        "{name}: {out}"
+    );
     assert_eq!(field(out, "first-state"), Some("enabled"), "{name}: {out}");
     assert!(out.contains("ops=scxpack_relay"), "{name}: ops name: {out}");
-    let progress: u64 = field(out, "progress").and_then(|n| n.parse().ok()).unwrap_or(0);
+    let progress: u64 = field(out, "progress")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     assert!(progress > 0, "{name}: the workload made no progress: {out}");
-    assert!(out.contains("user-dispatched"), "{name}: periodic stats: {out}");
-    assert_eq!(field(out, "after-kill"), Some("disabled"), "{name}: SIGKILL ejects: {out}");
-    assert_eq!(field(out, "term-rc"), Some("0"), "{name}: SIGTERM detaches: {out}");
+    assert!(
+        out.contains("user-dispatched"),
+        "{name}: periodic stats: {out}"
+    );
+    assert_eq!(
+        field(out, "after-kill"),
+        Some("disabled"),
+        "{name}: SIGKILL ejects: {out}"
+    );
+    assert_eq!(
+        field(out, "term-rc"),
+        Some("0"),
+        "{name}: SIGTERM detaches: {out}"
+    );
     assert_eq!(field(out, "after-term"), Some("disabled"), "{name}: {out}");
     let job = run.job("relay").expect("relay job");
     let r = report(&job.stdout);
     assert_eq!(r["outcome"], "detached", "{name}: {r}");
     assert_eq!(r["detached_cleanly"], true, "{name}: {r}");
-    assert_eq!(r["ops_name"].as_str().map(|s| s.starts_with("scxpack_relay")), Some(true));
+    assert_eq!(
+        r["ops_name"]
+            .as_str()
+            .map(|s| s.starts_with("scxpack_relay")),
+        Some(true)
+    );
     assert!(
-        r["exit"]["kind_name"].as_str().is_some_and(|k| k.starts_with("SCX_EXIT_UNREG")),
+        r["exit"]["kind_name"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("SCX_EXIT_UNREG")),
         "{name}: the exit record is reported: {r}"
     );
     let user = r["stats"]["nr_user_dispatched"].as_u64().unwrap_or(0);
@@ -146,7 +173,13 @@ fn the_user_half_runs_relay_on_every_kernel_and_its_death_ejects_it() {
         started.elapsed().as_secs_f64()
     );
     for run in &runs {
-        assert_eq!(run.failure, None, "{}: {:?}", run.kernel.display(), run.console);
+        assert_eq!(
+            run.failure,
+            None,
+            "{}: {:?}",
+            run.kernel.display(),
+            run.console
+        );
         let cell = offline
             .results
             .iter()
@@ -170,7 +203,11 @@ fn the_user_half_runs_relay_on_every_kernel_and_its_death_ejects_it() {
             assert_ran(run, &out);
         } else {
             assert_eq!(field(&out, "relay-rc"), Some("4"), "{}: {out}", cell.kernel);
-            assert!(out.contains("CONFIG_SCHED_CLASS_EXT"), "{}: {out}", cell.kernel);
+            assert!(
+                out.contains("CONFIG_SCHED_CLASS_EXT"),
+                "{}: {out}",
+                cell.kernel
+            );
         }
     }
 }

@@ -97,7 +97,8 @@ impl Policy {
     /// The slice of a nice-0 task when `n` tasks share the target latency.
     fn round_slice(&self, n: usize) -> u64 {
         let n = u64::try_from(n.max(1)).unwrap_or(u64::MAX);
-        (self.config.target_latency_ns / n).clamp(self.config.min_slice_ns, self.config.max_slice_ns)
+        (self.config.target_latency_ns / n)
+            .clamp(self.config.min_slice_ns, self.config.max_slice_ns)
     }
 
     fn weighted(&self, slice: u64, weight: u32) -> u64 {
@@ -180,7 +181,11 @@ mod tests {
         assert_eq!(slice(9), cfg.max_slice_ns);
         assert_eq!(slice(8), cfg.min_slice_ns);
         let many: Vec<RelayTask> = (1..=1000).map(|i| task(i, 100, 0)).collect();
-        assert!(p.decide(&many).iter().all(|d| d.slice_ns == cfg.min_slice_ns));
+        assert!(
+            p.decide(&many)
+                .iter()
+                .all(|d| d.slice_ns == cfg.min_slice_ns)
+        );
     }
 
     #[test]

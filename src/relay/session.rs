@@ -64,7 +64,10 @@ pub enum RelayError {
         "{scheduler} has no map {map}: it is not a relay scheduler (its user half needs the \
          queued, dispatched, heartbeat and stats maps of bpf-objects/relay/relay.bpf.c)"
     )]
-    MissingMap { scheduler: String, map: &'static str },
+    MissingMap {
+        scheduler: String,
+        map: &'static str,
+    },
     #[error("map {map}: {source}")]
     Map {
         map: &'static str,
