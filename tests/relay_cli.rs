@@ -82,7 +82,7 @@ fn the_user_half_refuses_bad_input_in_one_line() {
     let (rc, err) = relay(&["--target-latency-us", "0", "relay.scxpkg"]);
     assert_eq!(rc, 1, "{err}");
     assert!(err.contains("give a time in µs > 0"), "{err}");
-    let (rc, err) = relay(&["--stats", "-1", "relay.scxpkg"]);
+    let (rc, err) = relay(&["--stats=-1", "relay.scxpkg"]);
     assert_eq!(rc, 1, "{err}");
     assert!(err.contains("--stats -1"), "{err}");
     let root = common::temp_dir("relay-root");

@@ -219,7 +219,7 @@ pub fn run(pkg: &Package, opts: &RelayOptions) -> Result<RelayReport, RelayError
         ..SelectOptions::default()
     };
     let selected = Selected::for_running_kernel(pkg, &select, &root)?;
-    for skipped in selected.attempts()[0].skipped.iter() {
+    for skipped in &selected.attempts()[0].skipped {
         eprintln!(
             "scxpack-relay: skipping variant {}: {}",
             skipped.variant,
@@ -239,7 +239,6 @@ pub fn run(pkg: &Package, opts: &RelayOptions) -> Result<RelayReport, RelayError
     let mut relay = Relay::new(opts);
     let ended = relay.run(&running, &maps, started);
     let stats = maps.stats();
-    drop(maps);
     let ops_name = running.ops_name().to_string();
     let detached = running.detach();
     let ended = ended?;
