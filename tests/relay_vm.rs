@@ -50,6 +50,7 @@ fn relay_job() -> GuestJob {
          n=0; end=$(($(date +%s) + 2)); while [ $(date +%s) -lt $end ]; do n=$((n+1)); done; echo \"progress=$n\"; \
          kill -KILL $pid; wait $pid; echo \"killed-rc=$?\"; wait_state disabled; \
          echo \"after-kill=$(cat /sys/kernel/sched_ext/state 2>/dev/null)\"; cat /tmp/first.err; \
+         echo \"kill-dmesg=$(dmesg | grep 'BPF scheduler' | tail -n 1)\"; \
          {RELAY} /pkg/relay.scxpkg --stats 0 --json >/tmp/second.json 2>/tmp/second.err & pid=$!; \
          wait_state enabled; sleep 2; kill -TERM $pid; wait $pid; echo \"term-rc=$?\"; \
          echo \"after-term=$(cat /sys/kernel/sched_ext/state 2>/dev/null)\"; cat /tmp/second.err; cat /tmp/second.json"
@@ -111,6 +112,14 @@ fn assert_ran(run: &KernelRun, out: &str) {
         field(out, "after-kill"),
         Some("disabled"),
         "{name}: SIGKILL ejects: {out}"
+    );
+    let kill_dmesg = out
+        .lines()
+        .find_map(|l| l.strip_prefix("kill-dmesg="))
+        .unwrap_or_default();
+    assert!(
+        kill_dmesg.contains("scxpack_relay") && kill_dmesg.contains("disabled"),
+        "{name}: the kernel logs the ejection after SIGKILL: {out}"
     );
     assert_eq!(
         field(out, "term-rc"),

@@ -148,16 +148,10 @@ impl<'o> Maps<'o> {
 
     /// Tells BPF user space is alive now.
     fn beat(&self) -> Result<(), RelayError> {
-        self.heartbeat
-            .update(
-                &0u32.to_ne_bytes(),
-                &monotonic_ns().to_le_bytes(),
-                MapFlags::ANY,
-            )
-            .map_err(|source| RelayError::Map {
-                map: "heartbeat",
-                source,
-            })
+        beat(&self.heartbeat).map_err(|source| RelayError::Map {
+            map: "heartbeat",
+            source,
+        })
     }
 
     /// Pops up to `max` tasks BPF handed up.
@@ -194,6 +188,15 @@ impl<'o> Maps<'o> {
             .and_then(|b| Stats::decode(&b))
             .unwrap_or_default()
     }
+}
+
+/// Writes the current time into the `heartbeat` map.
+fn beat(heartbeat: &Map<'_>) -> Result<(), libbpf_rs::Error> {
+    heartbeat.update(
+        &0u32.to_ne_bytes(),
+        &monotonic_ns().to_le_bytes(),
+        MapFlags::ANY,
+    )
 }
 
 /// `CLOCK_MONOTONIC` in ns: the clock of the BPF half's `bpf_ktime_get_ns()`.
@@ -298,7 +301,14 @@ fn start_variant<'p>(
     if let Some(ms) = opts.timeout_ms {
         open.set_rodata("timeout_ms", ms)?;
     }
-    open.load()?.attach(root)
+    let loaded = open.load()?;
+    // A first heartbeat before attach, so the first tasks already go to
+    // user space; if it fails the BPF half dispatches kernel-side until
+    // the loop's first round, which reports the error.
+    if let Some(heartbeat) = loaded.object().maps().find(|m| m.name() == "heartbeat") {
+        let _ = beat(&heartbeat);
+    }
+    loaded.attach(root)
 }
 
 /// The user-space loop's state.
