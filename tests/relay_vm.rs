@@ -4,8 +4,10 @@
 //! half alone and names the program; the user half attaches it (sched_ext
 //! enabled with its ops name), makes the decisions (the BPF side's counter
 //! of tasks dispatched from user space), the workload makes progress;
-//! SIGKILL of the user half ends with sched_ext `disabled` (the link dies
-//! with the process, the fair class takes the tasks back); a second run
+//! SIGSTOP of the user half for longer than the BPF half's `timeout_ms`
+//! leaves the scheduler enabled and sends tasks kernel-side; SIGKILL of
+//! the user half ends with sched_ext `disabled` (the link dies with the
+//! process, the fair class takes the tasks back); a second run
 //! stopped with SIGTERM detaches cleanly and reports the kernel's exit
 //! record. `check` on the same images predicts every outcome.
 
@@ -48,6 +50,8 @@ fn relay_job() -> GuestJob {
          {RELAY} /pkg/relay.scxpkg --stats 0.5 >/dev/null 2>/tmp/first.err & pid=$!; \
          wait_state enabled; echo \"first-state=$(cat /sys/kernel/sched_ext/state 2>/dev/null) ops=$(cat /sys/kernel/sched_ext/root/ops 2>/dev/null)\"; \
          n=0; end=$(($(date +%s) + 2)); while [ $(date +%s) -lt $end ]; do n=$((n+1)); done; echo \"progress=$n\"; \
+         kill -STOP $pid; sleep 1.5; echo \"stopped-state=$(cat /sys/kernel/sched_ext/state 2>/dev/null)\"; \
+         kill -CONT $pid; sleep 1; \
          kill -KILL $pid; wait $pid; echo \"killed-rc=$?\"; wait_state disabled; \
          echo \"after-kill=$(cat /sys/kernel/sched_ext/state 2>/dev/null)\"; cat /tmp/first.err; \
          echo \"kill-dmesg=$(dmesg | grep 'BPF scheduler' | tail -n 1)\"; \
@@ -75,6 +79,20 @@ fn field<'a>(out: &'a str, key: &str) -> Option<&'a str> {
     out.lines()
         .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
         .map(|v| v.split_whitespace().next().unwrap_or(""))
+}
+
+/// The number after `key` in the last periodic statistics line of the
+/// first (SIGKILLed) run.
+fn last_stat(out: &str, key: &str) -> u64 {
+    out.lines()
+        .filter(|l| l.starts_with("scxpack-relay: ") && l.contains(" s: enqueued "))
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            words.find(|w| *w == key)?;
+            words.next()?.parse().ok()
+        })
+        .next_back()
+        .unwrap_or(0)
 }
 
 /// The JSON report of the SIGTERM run.
@@ -112,6 +130,16 @@ fn assert_ran(run: &KernelRun, out: &str) {
         field(out, "after-kill"),
         Some("disabled"),
         "{name}: SIGKILL ejects: {out}"
+    );
+    assert_eq!(
+        field(out, "stopped-state"),
+        Some("enabled"),
+        "{name}: a stopped user half does not stall the scheduler: {out}"
+    );
+    let fallback = last_stat(out, "kernel-dispatched");
+    assert!(
+        fallback > 0,
+        "{name}: while the user half was stopped, tasks went kernel-side: {out}"
     );
     let kill_dmesg = out
         .lines()
