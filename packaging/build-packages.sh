@@ -152,6 +152,7 @@ unpack_rpms() {
 run_installed() {
   local root=$1 kernel release rc
   "$root/usr/bin/scxpack" --version
+  "$root/usr/bin/scxpack-relay" --version
   "$root/usr/bin/scxpack" list --root "$root"
   [ ${#kernels[@]} -gt 0 ] || return 0
   "$root/usr/bin/scxpack" check --installed --root "$root" --no-cache --kernel "${kernels[@]}"

@@ -27,5 +27,6 @@ pub mod object;
 pub mod package;
 pub mod progress;
 pub mod proof;
+pub mod relay;
 pub mod vm;
 pub mod vmtest;

@@ -107,6 +107,7 @@ fn files(dir: &Path, suffix: &str) -> Vec<String> {
 /// Files the .debs install, relative to the root.
 const INSTALLED_DEB: &[&str] = &[
     "usr/bin/scxpack",
+    "usr/bin/scxpack-relay",
     "usr/share/man/man1/scxpack.1.gz",
     "usr/share/man/man1/scxpack-check.1.gz",
     "usr/share/bash-completion/completions/scxpack",
@@ -128,6 +129,7 @@ const INSTALLED_DEB: &[&str] = &[
 /// Files the RPMs hold, relative to the root.
 const INSTALLED_RPM: &[&str] = &[
     "usr/bin/scxpack",
+    "usr/bin/scxpack-relay",
     "usr/share/man/man1/scxpack.1.gz",
     "usr/share/man/man1/scxpack-check.1.gz",
     "usr/share/bash-completion/completions/scxpack",
@@ -191,10 +193,10 @@ fn debs_and_rpms_build_offline_install_with_dpkg_and_run() {
     assert_installed(&built.out.join("root"), INSTALLED_DEB);
     assert_installed(&built.out.join("rpmroot"), INSTALLED_RPM);
     // The installed scxpack, run from each root by the script (.debs, then RPMs).
-    for s in ["fair", "fifo", "interactive"] {
+    for s in ["fair", "fifo", "interactive", "relay", "scxpack-relay "] {
         assert!(
             built.stdout.contains(s),
-            "installed `scxpack list` lacks {s}:\n{}",
+            "installed `scxpack list` / `scxpack-relay --version` lack {s}:\n{}",
             built.stdout
         );
     }

@@ -278,15 +278,22 @@ fn cell(
         reasons,
         evidence: Evidence::Predicted,
         depends: chosen
-            .map(|v| {
-                v.assessment
-                    .depends
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect()
-            })
+            .map(|v| depends(sched, &v.assessment))
             .unwrap_or_default(),
         variants: selection.judged.clone(),
         setup,
     }
+}
+
+/// What the chosen variant needs to run, as sentences: matching's
+/// dependencies, then the user-half program the manifest names.
+fn depends(sched: &crate::package::Scheduler, a: &crate::matching::Assessment) -> Vec<String> {
+    let mut out: Vec<String> = a.depends.iter().map(ToString::to_string).collect();
+    if let Some(program) = &sched.user_half {
+        out.push(format!(
+            "its user-space half is the program {program}: start it with {program} \
+             (`scxpack run` refuses to load the BPF half alone)"
+        ));
+    }
+    out
 }

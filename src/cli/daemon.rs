@@ -48,7 +48,7 @@ struct Installed {
 
 impl daemon::Catalog for Installed {
     fn open(&self, name: &str) -> Result<crate::package::Package, String> {
-        super::run::open_named(name, &self.root).map_err(|e| super::error_text(&e))
+        super::run::open_package(name, &self.root).map_err(|e| super::error_text(&e))
     }
 
     fn names(&self) -> Vec<String> {

@@ -19,6 +19,8 @@ mod report;
 mod run;
 pub mod vmtest;
 
+pub use run::open_package;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

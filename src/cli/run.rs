@@ -55,9 +55,11 @@ fn loader_param(s: &str) -> Result<(String, String), String> {
 
 /// The package to run, its objects re-hashed against its manifest (every
 /// open verifies) and the manifest's signature checked with the keys and
-/// policy of `root`, so what is loaded is what was signed (`run` and the
-/// daemon).
-pub(crate) fn open_named(target: &str, root: &Path) -> anyhow::Result<Package> {
+/// policy of `root`, so what is loaded is what was signed: `target` as
+/// `run` reads it, a package or object file or the name of a scheduler
+/// installed under `root`. Shared with the daemon and the user-half
+/// programs (`scxpack-relay`).
+pub fn open_package(target: &str, root: &Path) -> anyhow::Result<Package> {
     let path = Path::new(target);
     let (package, from) = if super::names_a_file(target) {
         (Package::open(path)?, path.to_path_buf())
@@ -76,7 +78,7 @@ pub(crate) fn open_named(target: &str, root: &Path) -> anyhow::Result<Package> {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let pkg = open_named(&args.target, &args.root)?;
+    let pkg = open_package(&args.target, &args.root)?;
     let mut scheduler = args.scheduler.clone();
     if scheduler.is_none() && !super::names_a_file(&args.target) {
         scheduler = Some(args.target.clone());

@@ -33,6 +33,21 @@ pub enum RunError {
         name: String,
         names: String,
     },
+    #[error(
+        "{scheduler} makes its scheduling decisions in user space: start it with its user-half \
+         program `{program}` instead of `scxpack run` (`scxpack run --force` loads the BPF half \
+         alone, which then only dispatches kernel-side)"
+    )]
+    NeedsUserHalf { scheduler: String, program: String },
+    #[error(
+        "{scheduler} (variant {variant}) {dependency}: start it with the program that ships as \
+         its user-space half (`scxpack run --force` loads it alone anyway)"
+    )]
+    UserHalfDependency {
+        scheduler: String,
+        variant: String,
+        dependency: String,
+    },
     #[error("no variant of {scheduler} can load on this kernel:\n{details}")]
     NoLoadableVariant { scheduler: String, details: String },
     #[error(

@@ -30,9 +30,9 @@ pub use preflight::{PreflightError, privileges as check_privileges};
 pub use report::{Outcome, Phases, RunFailure, RunRecord, RunReport, Skipped};
 pub use stages::{
     AttachedScheduler, Choice, Detached, LoadedScheduler, OpenScheduler, SelectOptions, Selected,
-    install_libbpf_log, install_signal_handlers,
+    install_libbpf_log, install_signal_handlers, stop_requested,
 };
-pub use watch::{Ended, stop_requested};
+pub use watch::Ended;
 
 use crate::live::System;
 use crate::package::Package;
@@ -67,6 +67,9 @@ pub fn run(pkg: &Package, opts: &RunOptions, root: &System) -> Result<RunReport,
     let start = Instant::now();
     install_libbpf_log(opts.verbose);
     install_signal_handlers();
+    if !opts.force {
+        refuse_user_half(pkg, opts.scheduler.as_deref())?;
+    }
     preflight::privileges()?;
     let select = SelectOptions {
         scheduler: opts.scheduler.clone(),
@@ -81,6 +84,9 @@ pub fn run(pkg: &Package, opts: &RunOptions, root: &System) -> Result<RunReport,
         &opts.params,
     )?;
     let selected = Selected::for_running_kernel(pkg, &select, root)?;
+    if !opts.force {
+        refuse_dependency(&selected)?;
+    }
     let mut restarts = 0;
     loop {
         let report = run_first(&selected, &values, root, opts, start)?;
@@ -94,6 +100,36 @@ pub fn run(pkg: &Package, opts: &RunOptions, root: &System) -> Result<RunReport,
             continue;
         }
         return Ok(RunReport { restarts, ..report });
+    }
+}
+
+/// A scheduler whose manifest names its user-half program is started by
+/// that program, never by `run` alone (decided from the manifest, before
+/// any privilege or kernel is needed).
+fn refuse_user_half(pkg: &Package, scheduler: Option<&str>) -> Result<(), RunError> {
+    let Ok(sched) = stages::pick_scheduler(pkg, scheduler) else {
+        return Ok(());
+    };
+    match &sched.user_half {
+        Some(program) => Err(RunError::NeedsUserHalf {
+            scheduler: sched.name.clone(),
+            program: program.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A variant matching found fed by user space (a third-party hybrid
+/// without a manifest mark) would stall without its user half.
+fn refuse_dependency(selected: &Selected<'_>) -> Result<(), RunError> {
+    let choice = &selected.attempts()[0];
+    match choice.assessment.depends.first() {
+        Some(dependency) => Err(RunError::UserHalfDependency {
+            scheduler: selected.scheduler.name.clone(),
+            variant: choice.variant.name.clone(),
+            dependency: dependency.to_string(),
+        }),
+        None => Ok(()),
     }
 }
 

@@ -350,6 +350,14 @@ impl<'p> AttachedScheduler<'p> {
         &self.object
     }
 
+    /// Whether sched_ext still runs this scheduler (state `enabled` under
+    /// our ops name): for callers that poll in their own loop instead of
+    /// [`AttachedScheduler::watch`].
+    #[must_use]
+    pub fn is_enabled(&self) -> bool {
+        watch::is_ours(&self.root, &self.ops_name)
+    }
+
     /// Polls until `duration` passes, SIGINT/SIGTERM arrives (after
     /// [`install_signal_handlers`]), or the kernel ejects the scheduler.
     #[must_use]
@@ -392,6 +400,13 @@ pub struct Detached {
 /// Routes SIGINT and SIGTERM to [`AttachedScheduler::watch`].
 pub fn install_signal_handlers() {
     watch::install_signal_handlers();
+}
+
+/// Whether SIGINT or SIGTERM arrived since [`install_signal_handlers`]:
+/// for callers that poll in their own loop.
+#[must_use]
+pub fn stop_requested() -> bool {
+    watch::stop_requested()
 }
 
 /// Routes libbpf's messages through the loader (echoed with `verbose`).

@@ -113,6 +113,10 @@ pub struct SourceManifest {
     pub modes: Vec<Mode>,
     /// Variants in preference order: the loader takes the first that loads.
     pub variants: Vec<SourceVariant>,
+    /// The program that runs this scheduler's user-space half, when its
+    /// decisions are made in user space (see [`Scheduler::user_half`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_half: Option<String>,
 }
 
 /// One variant inside a package.
@@ -150,6 +154,12 @@ pub struct Scheduler {
     pub modes: Vec<Mode>,
     /// Variants in preference order.
     pub variants: Vec<Variant>,
+    /// The program (a command name such as `scxpack-relay`) that loads this
+    /// scheduler and makes its decisions in user space. The BPF half alone
+    /// schedules nothing of its own, so `run` refuses it and names this
+    /// program instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_half: Option<String>,
 }
 
 /// Where a package's objects came from.
@@ -372,6 +382,9 @@ impl Scheduler {
             where_: here.clone(),
             problem,
         })?;
+        if let Some(program) = &self.user_half {
+            check_name("user-half program", program)?;
+        }
         if self.variants.is_empty() {
             return Err(ManifestProblem::NoVariant {
                 scheduler: self.name.clone(),

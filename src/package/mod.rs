@@ -367,6 +367,7 @@ impl Package {
                 setup: Vec::new(),
                 modes: Vec::new(),
                 variants: vec![variant],
+                user_half: None,
             }],
             proofs: Vec::new(),
         };

@@ -310,6 +310,9 @@ fn pack_scheduler(
         reason,
     };
     super::check_name("scheduler name", &src.name).map_err(invalid)?;
+    if let Some(program) = &src.user_half {
+        super::check_name("user-half program", program).map_err(invalid)?;
+    }
     if src.variants.is_empty() {
         return Err(invalid("no variants".to_string()));
     }
@@ -361,6 +364,7 @@ fn pack_scheduler(
         setup: src.setup.clone(),
         modes: src.modes.clone(),
         variants,
+        user_half: src.user_half.clone(),
     };
     Ok((scheduler, objects))
 }

@@ -34,6 +34,8 @@ out=$(mkdir -p "${1:?usage: $0 OUTDIR KERNEL...}" && cd "$1" && pwd)
 shift
 [ $# -gt 0 ] || { echo "usage: $0 OUTDIR KERNEL..." >&2; exit 2; }
 bin=${SCXPACK_BIN:-$repo/target/debug/scxpack}
+# The user half of relay, built beside it (the rules install it too).
+relay=${SCXPACK_RELAY_BIN:-$(dirname "$bin")/scxpack-relay}
 checks=${SCXPACK_CHECKS:-$guest/checks}
 limit=${SCXPACK_GUEST_TIMEOUT:-600}
 
@@ -50,9 +52,10 @@ ls "$checks"/*.sh >/dev/null 2>&1 || die "no checks (*.sh) in $checks"
 install_package_files() {
   local root=$1
   make -s -C "$repo" -f packaging/debian/rules SOURCE_DATE_EPOCH=0 \
-    SCXPACK="$bin" GEN="$out/generated" BIN="$root" SCHED="$root" \
+    SCXPACK="$bin" RELAY="$relay" GEN="$out/generated" BIN="$root" SCHED="$root" \
     generate override_dh_auto_install >&2
   objcopy --strip-debug "$root/usr/bin/scxpack"
+  objcopy --strip-debug "$root/usr/bin/scxpack-relay"
   local top
   for top in lib bin sbin; do
     [ -d "$root/$top" ] || continue
