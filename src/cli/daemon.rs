@@ -53,7 +53,7 @@ impl daemon::Catalog for Installed {
 
     fn names(&self) -> Vec<String> {
         crate::package::Installed::scan(&self.root)
-            .map(|i| i.in_use().flat_map(|p| p.provides.clone()).collect())
+            .map(|i| i.in_use().flat_map(startable).collect())
             .unwrap_or_default()
     }
 
@@ -61,6 +61,23 @@ impl daemon::Catalog for Installed {
         let text = std::fs::read_to_string(self.root.join("etc/default/scxpack")).ok()?;
         daemon::state::parse_default(&text)
     }
+}
+
+/// The schedulers of `p` the daemon can start itself: not those whose
+/// decisions are made by a user-half program (`relay` runs under
+/// `scxpack-relay`, which `run` names instead).
+fn startable(p: &crate::package::installed::InstalledPackage) -> Vec<String> {
+    p.provides
+        .iter()
+        .filter(|name| {
+            p.package
+                .manifest
+                .schedulers
+                .iter()
+                .any(|s| &s.name == *name && s.user_half.is_none())
+        })
+        .cloned()
+        .collect()
 }
 
 pub(crate) fn serve(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
