@@ -26,28 +26,8 @@ const TOOLS: &[(&str, &str)] = &[
     ("git", "git"),
 ];
 
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 fn prerequisites() -> Option<()> {
-    for (tool, package) in TOOLS {
-        if !have(tool) {
-            return missing(&format!(
-                "{tool} (Debian package {package}; .ci/setup installs it)"
-            ));
-        }
-    }
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-    if !root {
-        return missing("root (unshare -n around the build, dpkg --root)");
-    }
+    common::tools_and_root(TOOLS, "unshare -n around the build, dpkg --root")?;
     if !in_ci() && std::env::var_os("SCXPACK_TEST_PACKAGING").is_none() {
         eprintln!(
             "SKIPPED: the packaging build takes minutes; set SCXPACK_TEST_PACKAGING=1 (CI always runs it)"

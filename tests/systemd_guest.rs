@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{in_ci, kernels, missing, temp_dir};
+use common::{in_ci, kernels, temp_dir};
 
 /// Each tool the harness needs, with its Debian package.
 const TOOLS: &[(&str, &str)] = &[
@@ -32,13 +32,6 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 fn prerequisites() -> Option<PathBuf> {
     if !in_ci() && std::env::var_os("SCXPACK_TEST_SYSTEMD_GUEST").is_none() {
         eprintln!(
@@ -46,20 +39,10 @@ fn prerequisites() -> Option<PathBuf> {
         );
         return None;
     }
-    for (tool, package) in TOOLS {
-        if !have(tool) {
-            return missing(&format!(
-                "{tool} (Debian package {package}; .ci/setup installs it)"
-            ));
-        }
-    }
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-    if !root {
-        return missing("root (mmdebstrap builds the guest's root file system as root)");
-    }
+    common::tools_and_root(
+        TOOLS,
+        "mmdebstrap builds the guest's root file system as root",
+    )?;
     kernels()
 }
 

@@ -24,6 +24,19 @@ pub enum Outcome {
     Ejected,
 }
 
+impl Outcome {
+    /// The exit status of a run that ended this way: success only for a
+    /// clean detach on request.
+    #[must_use]
+    pub fn exit_status(self, detached_cleanly: bool) -> ExitStatus {
+        match self {
+            Outcome::Detached if detached_cleanly => ExitStatus::Success,
+            Outcome::Detached => ExitStatus::Error,
+            Outcome::Ejected => ExitStatus::Ejected,
+        }
+    }
+}
+
 /// The report of a scheduler that loaded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
@@ -69,11 +82,7 @@ impl RunReport {
     /// The exit status this report maps to.
     #[must_use]
     pub fn exit_status(&self) -> ExitStatus {
-        match self.outcome {
-            Outcome::Detached if self.detached_cleanly => ExitStatus::Success,
-            Outcome::Detached => ExitStatus::Error,
-            Outcome::Ejected => ExitStatus::Ejected,
-        }
+        self.outcome.exit_status(self.detached_cleanly)
     }
 }
 

@@ -111,11 +111,7 @@ impl RelayReport {
     /// Success when detached cleanly on request; ejected otherwise.
     #[must_use]
     pub fn exit_status(&self) -> ExitStatus {
-        match self.outcome {
-            Outcome::Detached if self.detached_cleanly => ExitStatus::Success,
-            Outcome::Detached => ExitStatus::Error,
-            Outcome::Ejected => ExitStatus::Ejected,
-        }
+        self.outcome.exit_status(self.detached_cleanly)
     }
 }
 

@@ -28,6 +28,35 @@ pub fn missing<T>(what: &str) -> Option<T> {
     None
 }
 
+/// Whether `tool` is on `PATH`.
+#[must_use]
+pub fn have(tool: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Every `(tool, Debian package)` on `PATH`, and root (`why_root` says what
+/// for); else [`missing`] names the first thing that is not there.
+pub fn tools_and_root(tools: &[(&str, &str)], why_root: &str) -> Option<()> {
+    for (tool, package) in tools {
+        if !have(tool) {
+            return missing(&format!(
+                "{tool} (Debian package {package}; .ci/setup installs it)"
+            ));
+        }
+    }
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if !root {
+        return missing(&format!("root ({why_root})"));
+    }
+    Some(())
+}
+
 /// The kernels directory, when it exists.
 #[must_use]
 pub fn kernels() -> Option<PathBuf> {
