@@ -7,8 +7,12 @@
  * CPU time used so far, time stamp) to the `queued` queue map; the user half
  * pops them, orders them by weighted virtual time, picks each one's slice
  * and pushes its decisions to the `dispatched` queue map; ops.dispatch pops
- * those, inserts each task into the shared DSQ with the slice user space
- * chose, and moves the head to the CPU that asks.
+ * those and inserts each task, with the slice user space chose, into the
+ * local DSQ of the CPU it is queued on (the kernel wakes that CPU if it is
+ * idle, and falls back to the global DSQ if the task may not run there).
+ * A shared DSQ would not do: a CPU only takes from it what it may run, so
+ * a per-CPU kthread would wait there until its own idle CPU happened to
+ * wake.
  *
  * Safety nets, all kernel-side:
  * - The user half's own threads (tgid `user_tgid`, set before load) never go
@@ -17,22 +21,43 @@
  * - User space writes a heartbeat (CLOCK_MONOTONIC ns) into `heartbeat`
  *   every round. When it is older than `timeout_ms` (or was never written:
  *   `scxpack run --force relay`), or `queued` is full, tasks are dispatched
- *   kernel-side (global DSQ, default slice) and ops.dispatch drains what
- *   was already queued for user space. Nothing waits on a user half that
- *   is stopped or behind.
+ *   kernel-side (global DSQ, default slice).
+ * - Every task handed to user space is also remembered in `pending` until
+ *   its decision comes back. When user space is behind, ops.dispatch
+ *   dispatches those kernel-side too, including the ones user space had
+ *   already popped (a user half stopped mid-round holds them). Any CPU
+ *   that looks for work runs ops.dispatch, and every wakeup leads there
+ *   (the kernel's own periodic work included); a timer also kicks an idle
+ *   CPU every timeout_ms so that it happens soon on a quiet machine.
+ *   Nothing waits on a user half that is stopped or behind. (A
+ *   shell that stops the user half and then forks would otherwise wait
+ *   for its child forever, and the kernel's watchdog would eject us.)
  * - The struct_ops link belongs to the user-half process: when it dies the
  *   kernel detaches the scheduler and returns every task to the fair class.
  *
  * Portable: only kfuncs every sched_ext kernel has (6.12 on), the insert
- * and move verbs through the compat shims, queue maps (3.19+).
+ * and move verbs through the compat shims, queue maps (3.19+). Built twice:
+ * with the timer, and with -DRELAY_NO_TIMER for PREEMPT_RT kernels, whose
+ * verifier refuses bpf_timer (there the rescue waits for the next wakeup).
  */
 #include <scx/common.bpf.h>
 
 char _license[] SEC("license") = "GPL";
 
-/* Queue map helpers (stable UAPI ids of enum bpf_func_id). */
+/* Helpers (stable UAPI ids of enum bpf_func_id) compat/scx does not declare. */
+static long (*const bpf_map_delete_elem)(void *map, const void *key) = (void *)3;
 static long (*const bpf_map_push_elem)(void *map, const void *value, u64 flags) = (void *)87;
 static long (*const bpf_map_pop_elem)(void *map, void *value) = (void *)88;
+static long (*const bpf_for_each_map_elem)(void *map, void *callback_fn, void *callback_ctx,
+					   u64 flags) = (void *)164;
+#ifndef RELAY_NO_TIMER
+static long (*const bpf_timer_init)(struct bpf_timer *timer, void *map, u64 flags) = (void *)169;
+static long (*const bpf_timer_set_callback)(struct bpf_timer *timer, void *callback_fn) = (void *)170;
+static long (*const bpf_timer_start)(struct bpf_timer *timer, u64 nsecs, u64 flags) = (void *)171;
+#endif
+/* The timer's clock (uapi/linux/time.h). */
+#define RELAY_CLOCK_MONOTONIC 1
+#define RELAY_ENOENT 2
 
 /* Generic kfuncs every kernel with sched_ext has (6.2+). */
 struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
@@ -45,8 +70,6 @@ const volatile s32 user_tgid = 0;
 /* User space is behind when its heartbeat is older than this (ms). */
 const volatile u64 timeout_ms = 250;
 
-/* The shared DSQ user-space decisions go to (ids below 2^63 are ours). */
-#define RELAY_DSQ 0
 /* Entries of each queue map: what user space may fall behind by. */
 #define RELAY_QUEUE_LEN 4096
 /* Decisions or stale entries handled per ops.dispatch call. */
@@ -79,6 +102,28 @@ struct {
 	__uint(max_entries, RELAY_QUEUE_LEN);
 	__type(value, struct relay_dispatch);
 } dispatched SEC(".maps");
+
+/* Tasks handed to user space whose decision has not come back: pid -> 0. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RELAY_QUEUE_LEN);
+	__type(key, s32);
+	__type(value, u64);
+} pending SEC(".maps");
+
+#ifndef RELAY_NO_TIMER
+/* The rescue timer: while user space is behind, kicks a CPU into ops.dispatch. */
+struct relay_timer {
+	struct bpf_timer timer;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct relay_timer);
+} rescue_timer SEC(".maps");
+#endif
 
 /* One u64: the user half's last heartbeat, CLOCK_MONOTONIC ns. */
 struct {
@@ -131,6 +176,13 @@ static __always_inline bool user_alive(void)
 	return last && bpf_ktime_get_ns() - last <= timeout_ms * 1000000ULL;
 }
 
+/* From ops.dispatch: @p to the local DSQ of the CPU it is queued on. */
+static __always_inline void insert_local(struct task_struct *p, u64 slice_ns)
+{
+	/* A task no longer queued (it ran, or left) is ignored by the kernel. */
+	scx_compat_dsq_insert(p, SCX_DSQ_LOCAL_ON | scx_bpf_task_cpu(p), slice_ns, 0);
+}
+
 static __always_inline void kernel_dispatch(struct task_struct *p, u64 enq_flags)
 {
 	STAT_ADD(nr_kernel_dispatched, 1);
@@ -144,6 +196,8 @@ s32 BPF_STRUCT_OPS(relay_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 	/* Only a CPU to wake; the decision itself stays with user space. */
 	return scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 }
+
+static const u64 zero_ns;
 
 void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 {
@@ -162,26 +216,31 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 	t.weight = p->scx.weight;
 	t.sum_exec_ns = p->se.sum_exec_runtime;
 	t.enqueued_ns = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&pending, &t.pid, &zero_ns, BPF_ANY)) {
+		kernel_dispatch(p, enq_flags);
+		return;
+	}
 	if (bpf_map_push_elem(&queued, &t, 0)) {
+		bpf_map_delete_elem(&pending, &t.pid);
 		kernel_dispatch(p, enq_flags);
 		return;
 	}
 	STAT_ADD(nr_enqueued, 1);
 }
 
-/* Inserts the task of one user-space decision into RELAY_DSQ. */
+/* Inserts the task of one user-space decision where it is queued. */
 static __always_inline void apply(struct relay_dispatch *d)
 {
 	struct task_struct *p = bpf_task_from_pid(d->pid);
 	struct relay_stats *s;
 	u64 rtt;
 
+	bpf_map_delete_elem(&pending, &d->pid);
 	if (!p) {
 		STAT_ADD(nr_lost, 1);
 		return;
 	}
-	/* A task no longer queued (it ran, or left) is ignored by the kernel. */
-	scx_compat_dsq_insert(p, RELAY_DSQ, d->slice_ns, 0);
+	insert_local(p, d->slice_ns);
 	bpf_task_release(p);
 	rtt = bpf_ktime_get_ns() - d->enqueued_ns;
 	s = relay_stats();
@@ -193,43 +252,88 @@ static __always_inline void apply(struct relay_dispatch *d)
 		s->rtt_max_ns = rtt;	/* racy maximum: a statistic */
 }
 
-/* User space is behind: dispatch what waits for it kernel-side. */
-static __always_inline void drain_stale(void)
+/* What one ops.dispatch call may still insert (dispatch_max_batch). */
+struct rescue_ctx {
+	u32 left;
+};
+
+/* Dispatches one task user space holds kernel-side; stops at the budget. */
+static long rescue_one(struct bpf_map *map, s32 *pid, u64 *val, struct rescue_ctx *ctx)
 {
-	struct relay_task t;
 	struct task_struct *p;
+
+	if (!ctx->left)
+		return 1;
+	bpf_map_delete_elem(map, pid);
+	p = bpf_task_from_pid(*pid);
+	if (!p)
+		return 0;
+	ctx->left--;
+	STAT_ADD(nr_kernel_dispatched, 1);
+	insert_local(p, SCX_SLICE_DFL);
+	bpf_task_release(p);
+	return 0;
+}
+
+/*
+ * User space is behind: dispatch kernel-side what waits for it, and drop
+ * its stale copies in `queued` (`pending` has them all).
+ */
+static __always_inline void rescue(u32 left)
+{
+	struct rescue_ctx ctx = { .left = left };
+	struct relay_task t;
 	int i;
 
-	for (i = 0; i < RELAY_BATCH; i++) {
+	bpf_for_each_map_elem(&pending, rescue_one, &ctx, 0);
+	for (i = 0; i < RELAY_BATCH; i++)
 		if (bpf_map_pop_elem(&queued, &t))
 			break;
-		p = bpf_task_from_pid(t.pid);
-		if (!p)
-			continue;
-		STAT_ADD(nr_kernel_dispatched, 1);
-		scx_compat_dsq_insert(p, RELAY_DSQ, SCX_SLICE_DFL, 0);
-		bpf_task_release(p);
-	}
 }
 
 void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 {
 	struct relay_dispatch d;
-	int i;
+	u32 left = RELAY_BATCH;
 
-	for (i = 0; i < RELAY_BATCH; i++) {
-		if (bpf_map_pop_elem(&dispatched, &d))
-			break;
+	while (left && !bpf_map_pop_elem(&dispatched, &d)) {
 		apply(&d);
+		left--;
 	}
 	if (!user_alive())
-		drain_stale();
-	scx_compat_dsq_move_to_local(RELAY_DSQ);
+		rescue(left);
 }
+
+#ifndef RELAY_NO_TIMER
+/*
+ * Every timeout_ms: while user space is behind, kicks this CPU, if idle,
+ * into ops.dispatch. Where the kick is unavailable (7.1.13, see
+ * scx/kfuncs.bpf.h) the next CPU that looks for work does the rescue: any
+ * wakeup leads there, the kernel's own periodic work included.
+ */
+static int rescue_tick(void *map, u32 *key, struct relay_timer *t)
+{
+	if (!user_alive())
+		scx_compat_kick_cpu(bpf_get_smp_processor_id(), SCX_KICK_IDLE);
+	bpf_timer_start(&t->timer, timeout_ms * 1000000ULL, 0);
+	return 0;
+}
+#endif
 
 s32 BPF_STRUCT_OPS_SLEEPABLE(relay_init)
 {
-	return scx_bpf_create_dsq(RELAY_DSQ, -1);
+#ifndef RELAY_NO_TIMER
+	u32 zero = 0;
+	struct relay_timer *t = bpf_map_lookup_elem(&rescue_timer, &zero);
+
+	if (!t)
+		return -RELAY_ENOENT;
+	bpf_timer_init(&t->timer, &rescue_timer, RELAY_CLOCK_MONOTONIC);
+	bpf_timer_set_callback(&t->timer, rescue_tick);
+	return bpf_timer_start(&t->timer, timeout_ms * 1000000ULL, 0);
+#else
+	return 0;
+#endif
 }
 
 void BPF_STRUCT_OPS(relay_exit, struct scx_exit_info *ei)
