@@ -95,7 +95,17 @@ fn fill_cgroup_queues(loaded: &LoadedScheduler<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-fn main() -> Result<(), Error> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("scx_pair: error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Error> {
     let mut args = std::env::args().skip(1);
     let object = args.next().ok_or("usage: scx_pair OBJ [SECS] [STRIDE]")?;
     let secs: u64 = args.next().map_or(Ok(5), |s| s.parse())?;
@@ -104,19 +114,27 @@ fn main() -> Result<(), Error> {
     loader::install_signal_handlers();
     let pkg = Package::open(Path::new(&object))?;
     let root = System::default();
-    // Matching refuses the bare object for its unsized `pair_ctx` (the C
-    // loader sizes it, as `setup` does here): try it anyway.
+    // The bare object leaves `pair_ctx` unsized (the C loader sizes it, as
+    // `setup` does here): say so, and matching judges the rest (it refuses
+    // kernels that wait for SCX_KICK_WAIT in hard IRQ, which scx_pair's
+    // pairs of CPUs kicking each other would hang).
     let opts = SelectOptions {
-        force: true,
+        sized_maps: vec!["pair_ctx".into()],
         ..SelectOptions::default()
     };
     let selected = Selected::for_running_kernel(&pkg, &opts, &root)?;
     let choice = &selected.attempts()[0];
+    let started = std::time::Instant::now();
+    let step = |what: &str| eprintln!("scx_pair: {what} at {} ms", started.elapsed().as_millis());
     let mut open = selected.open(choice, &root)?;
     setup(&mut open, &root, stride)?;
+    step("set up");
     let loaded = open.load()?;
+    step("loaded");
     fill_cgroup_queues(&loaded)?;
+    step("cgroup queues filled");
     let running = loaded.attach(&root)?;
+    step("attached");
     eprintln!("scx_pair: enabled as {}", running.ops_name());
     let ended = running.watch(Some(Duration::from_secs(secs)));
     println!(

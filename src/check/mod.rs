@@ -248,7 +248,8 @@ fn cell(
     sched: &crate::package::Scheduler,
     target: &Target<'_>,
 ) -> CellResult {
-    let selection = matching::select(&sched.variants, target);
+    let selection = matching::select(&sched.variants, target)
+        .with_sized_maps(&crate::package::setup::sized_maps(&sched.setup));
     let (setup, refusals) =
         crate::package::setup::describe(&sched.setup, |n| target.facts.enum_value(n));
     let mut reasons: Vec<String> = selection

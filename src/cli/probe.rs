@@ -30,6 +30,10 @@ struct KfuncView<'a> {
 
 /// The JSON document `probe --json` prints.
 #[derive(Serialize)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "the kernel's yes/no facts, as KernelFacts has them"
+)]
 struct ProbeReport<'a> {
     release: Option<&'a str>,
     origin: &'a Origin,
@@ -44,6 +48,7 @@ struct ProbeReport<'a> {
     helpers: &'a BTreeMap<String, u64>,
     defects: &'a [BtfDefect],
     preempt_rt: bool,
+    kick_wait_in_irq: bool,
     /// `x86_64`, `arm64`, or null when neither the image nor the BTF tells.
     arch: Option<Arch>,
 }
@@ -84,6 +89,7 @@ fn report(kernel: &Kernel) -> ProbeReport<'_> {
         helpers: &f.helpers,
         defects: &f.defects,
         preempt_rt: f.preempt_rt,
+        kick_wait_in_irq: f.kick_wait_in_irq,
         arch: f.arch,
     }
 }
@@ -120,6 +126,13 @@ fn print_summary(kernel: &Kernel) -> std::io::Result<()> {
     )?;
     if f.sched_ext {
         writeln!(out, "sched_ext:   yes")?;
+        if f.kick_wait_in_irq {
+            writeln!(
+                out,
+                "KICK_WAIT:   waited for in hard IRQ (struct scx_rq has no kick_sync): \
+                 schedulers using SCX_KICK_WAIT can hang this kernel"
+            )?;
+        }
         print_sched_ext(&mut out, f)?;
     } else {
         writeln!(

@@ -19,6 +19,11 @@ pub const SCHED_EXT_OPS: &str = "sched_ext_ops";
 const KFUNC_TAG: &str = "bpf_kfunc";
 /// `spinlock_t`'s struct: on PREEMPT_RT it is `{ struct rt_mutex_base lock; ... }`.
 const SPINLOCK: &str = "spinlock";
+/// sched_ext's per-CPU run-queue state.
+const SCX_RQ: &str = "scx_rq";
+/// The `struct scx_rq` member of kernels that wait for `SCX_KICK_WAIT` in a
+/// balance callback with IRQs on (6.19 on), not in hard IRQ.
+const KICK_SYNC: &str = "kick_sync";
 /// The sleeping lock inside an RT `struct spinlock`.
 const RT_MUTEX_BASE: &str = "rt_mutex_base";
 /// FUNCs with these prefixes are sched_ext kfuncs even when pahole did not tag
@@ -110,6 +115,10 @@ pub enum BtfDefect {
 
 /// What one kernel offers, as far as loading `sched_ext` schedulers goes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent yes/no facts read from BTF, each tested on its own by the matcher"
+)]
 pub struct KernelFacts {
     /// `uname -r` style release, when the source carries one.
     pub release: Option<String>,
@@ -140,6 +149,13 @@ pub struct KernelFacts {
     /// a `struct raw_spinlock`. The verifier refuses `bpf_timer` there.
     #[serde(default)]
     pub preempt_rt: bool,
+    /// Whether `scx_bpf_kick_cpu(cpu, SCX_KICK_WAIT)` busy-waits in hard IRQ
+    /// for the kicked CPU to reschedule: sched_ext kernels whose `struct
+    /// scx_rq` has no `kick_sync` (before 6.19). Two CPUs kick-waiting for
+    /// each other then spin with IRQs off and the machine hangs; 6.19 moved
+    /// the wait to a balance callback (`kick_sync_wait_bal_cb`).
+    #[serde(default)]
+    pub kick_wait_in_irq: bool,
     /// Number of BTF types read.
     pub btf_types: u32,
     /// The architecture, from the BTF (cross-checked with the image format
@@ -176,6 +192,9 @@ impl KernelFacts {
             helpers: enum_by_name(btf, scan.uapi.func_id),
             defects,
             preempt_rt: scan.spinlock.is_some_and(|t| is_rt_spinlock(btf, &t)),
+            kick_wait_in_irq: scan
+                .scx_rq
+                .is_some_and(|t| !t.members().any(|m| btf.str_is(m.name_off, KICK_SYNC))),
             btf_types: btf.len(),
             arch: scan.arch.arch(),
         }
@@ -226,6 +245,8 @@ struct Scan<'a> {
     uapi: UapiEnums,
     /// `struct spinlock`, whose layout tells a PREEMPT_RT kernel apart.
     spinlock: Option<Type<'a>>,
+    /// `struct scx_rq`, whose members tell how `SCX_KICK_WAIT` waits.
+    scx_rq: Option<Type<'a>>,
     /// What tells the architecture apart.
     arch: ArchMarkers,
 }
@@ -242,6 +263,9 @@ impl<'a> Scan<'a> {
                 }
                 Kind::Struct if btf.str_is(ty.name_off, SPINLOCK) => {
                     scan.spinlock.get_or_insert(ty);
+                }
+                Kind::Struct if btf.str_is(ty.name_off, SCX_RQ) => {
+                    scan.scx_rq.get_or_insert(ty);
                 }
                 Kind::Struct if btf.str_is(ty.name_off, "user_pt_regs") => {
                     scan.arch.user_pt_regs = true;

@@ -75,6 +75,7 @@ pub fn run(pkg: &Package, opts: &RunOptions, root: &System) -> Result<RunReport,
         scheduler: opts.scheduler.clone(),
         variant: opts.variant.clone(),
         force: opts.force,
+        sized_maps: Vec::new(),
     };
     // Parameters are checked before the kernel is read: a typo fails fast.
     let values = resolve_params(

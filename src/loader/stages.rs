@@ -63,6 +63,10 @@ pub struct SelectOptions {
     pub variant: Option<String>,
     /// Also try variants matching refuses, so the kernel gives its own verdict.
     pub force: bool,
+    /// Maps the caller gives a `max_entries` before load (as a manifest's
+    /// `max_entries` setup steps do): matching no longer refuses them for
+    /// being unsized in the object.
+    pub sized_maps: Vec<String>,
 }
 
 /// A variant to try, with what matching said about it.
@@ -101,6 +105,9 @@ impl<'p> Selected<'p> {
         let variants = candidates(scheduler, opts.variant.as_deref())?;
         let started = Instant::now();
         let (selection, cache_hit) = judge(&variants, root)?;
+        let mut sized = crate::package::setup::sized_maps(&scheduler.setup);
+        sized.extend(opts.sized_maps.iter().map(String::as_str));
+        let selection = selection.with_sized_maps(&sized);
         let select_ms = started.elapsed().as_millis() as u64;
         let attempts: Vec<Choice<'p>> = selection
             .attempts(opts.force)

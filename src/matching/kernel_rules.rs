@@ -72,8 +72,17 @@ pub(super) fn check(req: &Requirements, facts: &KernelFacts, a: &mut Assessment)
     if facts.preempt_rt {
         check_timers(req, facts, a);
     }
+    if facts.kick_wait_in_irq && uses_enum(req, "SCX_KICK_WAIT") {
+        a.refuse(Reason::KickWaitInIrq);
+    }
     check_arena(req, a);
     check_arch(req, facts, a);
+}
+
+/// Whether the code refers to the `.rodata` slot of `enumerator`.
+fn uses_enum(req: &Requirements, enumerator: &str) -> bool {
+    req.enum_slots()
+        .any(|v| v.referenced && v.enum_slot.as_deref() == Some(enumerator))
 }
 
 /// An object tied to one architecture is refused on a kernel of another.

@@ -3,9 +3,11 @@
 //! reasons. `check` reports a [`Selection`]; `run` and the library loader
 //! load its [`Selection::attempts`] in order.
 
+use std::collections::BTreeSet;
+
 use serde::Serialize;
 
-use super::{Assessment, Target, VariantPolicy, Verdict, assess};
+use super::{Assessment, Reason, Target, VariantPolicy, Verdict, assess};
 use crate::object::Requirements;
 
 /// A variant as matching sees it (implemented by the package's variants).
@@ -82,6 +84,35 @@ impl Selection {
             .collect();
         let chosen = judged.iter().position(|j| j.assessment.loadable());
         Selection { judged, chosen }
+    }
+
+    /// The selection once the manifest's setup has given `maps` their
+    /// `max_entries` (its `max_entries` steps): refusals for those maps
+    /// being unsized no longer hold, and a note says why.
+    #[must_use]
+    pub fn with_sized_maps(self, maps: &BTreeSet<&str>) -> Self {
+        if maps.is_empty() {
+            return self;
+        }
+        let assessments = self
+            .judged
+            .into_iter()
+            .map(|j| {
+                let mut a = j.assessment;
+                let before = a.reasons.len();
+                a.reasons.retain(
+                    |r| !matches!(r, Reason::MapUnsized { map, .. } if maps.contains(map.as_str())),
+                );
+                if a.reasons.len() < before {
+                    a.note(format!(
+                        "the manifest's setup sizes {} (max_entries steps)",
+                        maps.iter().copied().collect::<Vec<_>>().join(", ")
+                    ));
+                }
+                (j.variant, a)
+            })
+            .collect();
+        Selection::from_assessments(assessments)
     }
 }
 

@@ -57,6 +57,7 @@ fn kernel() -> KernelFacts {
         helpers: BTreeMap::from([("BPF_FUNC_map_lookup_elem".into(), 1)]),
         defects: Vec::new(),
         preempt_rt: false,
+        kick_wait_in_irq: false,
         btf_types: 0,
         arch: Some(Arch::X86_64),
     }
@@ -394,6 +395,7 @@ fn enum_slots_get_the_kernels_value_or_zero() {
             type_name: "const volatile u64".into(),
             enum_slot: Some(enumerator.into()),
             default: None,
+            referenced: true,
         });
     }
     let a = assess_on(&req, &VariantPolicy::default(), &kernel());
@@ -890,4 +892,81 @@ fn select_with_nothing_loadable_skips_every_variant() {
     assert!(s.chosen().is_none());
     assert_eq!(s.skipped().len(), 2);
     assert!(s.attempts(false).is_empty());
+}
+
+#[test]
+fn a_setup_that_sizes_the_map_lifts_only_that_refusal() {
+    let k = kernel();
+    let mut pair = object();
+    pair.maps = vec![map("pair_ctx", BPF_MAP_TYPE_ARRAY, Some(0), 4, 16)];
+    let mut two = pair.clone();
+    two.maps
+        .push(map("other_ctx", BPF_MAP_TYPE_ARRAY, Some(0), 4, 16));
+    let variants = [V("two", two), V("pair", pair)];
+    let s = select(&variants, &facts_only(&k));
+    assert!(s.chosen().is_none(), "both unsized: {s:?}");
+    let sized = BTreeSet::from(["pair_ctx"]);
+    let s = s.with_sized_maps(&sized);
+    // "two" still has an unsized map the setup does not size.
+    assert_eq!(s.chosen().map(|j| j.variant.as_str()), Some("pair"));
+    assert_eq!(
+        s.judged[0].assessment.reasons,
+        vec![Reason::MapUnsized {
+            map: "other_ctx".into(),
+            map_type: BPF_MAP_TYPE_ARRAY,
+        }]
+    );
+    assert!(
+        s.judged[1]
+            .assessment
+            .notes
+            .iter()
+            .any(|n| n.contains("setup sizes pair_ctx")),
+        "{:?}",
+        s.judged[1].assessment.notes
+    );
+    // Nothing to size: the selection is unchanged.
+    let again = select(&variants, &facts_only(&k));
+    assert_eq!(again.clone().with_sized_maps(&BTreeSet::new()), again);
+}
+
+#[test]
+fn kick_wait_users_are_refused_where_the_kernel_waits_in_irq() {
+    let slot = |referenced| RodataVar {
+        name: "__SCX_KICK_WAIT".into(),
+        section: ".rodata".into(),
+        offset: 0,
+        size: 8,
+        type_name: "const volatile u64".into(),
+        enum_slot: Some("SCX_KICK_WAIT".into()),
+        default: None,
+        referenced,
+    };
+    let mut uses = object();
+    uses.rodata.push(slot(true));
+    let mut defines_only = object();
+    defines_only.rodata.push(slot(false));
+    let mut old = kernel();
+    old.kick_wait_in_irq = true;
+    let a = assess_on(&uses, &VariantPolicy::default(), &old);
+    refused_with(&a, &Reason::KickWaitInIrq);
+    assert!(
+        a.reasons[0].to_string().contains("hard IRQ"),
+        "{}",
+        a.reasons[0]
+    );
+    // Defined (as the samples' headers define every slot) but never read.
+    let a = assess_on(&defines_only, &VariantPolicy::default(), &old);
+    assert!(
+        !a.reasons.contains(&Reason::KickWaitInIrq),
+        "{:?}",
+        a.reasons
+    );
+    // 6.19 on: the wait happens with IRQs on.
+    let a = assess_on(&uses, &VariantPolicy::default(), &kernel());
+    assert!(
+        !a.reasons.contains(&Reason::KickWaitInIrq),
+        "{:?}",
+        a.reasons
+    );
 }

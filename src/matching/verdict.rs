@@ -173,6 +173,10 @@ pub enum Reason {
     BpfTimerOnRt {
         maps: Vec<String>,
     },
+    /// The code uses `SCX_KICK_WAIT` and the kernel busy-waits for it in
+    /// hard IRQ ([`crate::kernel::KernelFacts::kick_wait_in_irq`]): it
+    /// loads, but CPUs kick-waiting for each other hang the machine.
+    KickWaitInIrq,
     /// Arena maps or `__arena` globals, but no address-space casts in the code.
     /// ... or built by a clang older than 19 (`compiler`, from its DWARF).
     ArenaWithoutCasts {
@@ -201,6 +205,12 @@ pub enum Reason {
     },
 }
 
+/// Why [`Reason::KickWaitInIrq`] refuses.
+const KICK_WAIT_IN_IRQ: &str = "uses SCX_KICK_WAIT, which this kernel busy-waits for in hard \
+     IRQ (its struct scx_rq has no kick_sync; 6.19 moved the wait out of IRQ context): two \
+     CPUs kick-waiting for each other hang the machine (a forced scx_pair froze a 6.12 guest): use a \
+     6.19 or newer kernel, or a variant without SCX_KICK_WAIT";
+
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -220,6 +230,7 @@ impl fmt::Display for Reason {
                  bpf_timer_* calls; timer maps: {}): use a non-RT kernel or a variant without timers",
                 list(maps)
             ),
+            Reason::KickWaitInIrq => f.write_str(KICK_WAIT_IN_IRQ),
             Reason::ArenaWithoutCasts { maps, globals, compiler } => {
                 let none = |v: &[String]| if v.is_empty() { "none".to_string() } else { v.join(", ") };
                 write!(f, "uses BPF arenas (maps: {}; __arena globals: {}) but ", none(maps), none(globals))?;

@@ -78,6 +78,11 @@ pub struct RodataVar {
     pub enum_slot: Option<String>,
     /// The compiled-in initial value, little-endian, for sizes up to 8 bytes.
     pub default: Option<u64>,
+    /// Whether an instruction refers to it by name (a relocation against
+    /// its symbol). The kernel's samples define every `__SCX_*` slot in
+    /// every object; only a referenced one says the code uses the value.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub referenced: bool,
 }
 
 /// Everything an object needs from a kernel.
@@ -248,7 +253,11 @@ fn rodata(obj: &elf::BpfElf<'_>, btf: &Btf<'_>) -> Vec<RodataVar> {
             let name = btf.name(&v).to_string();
             let offset = obj.var_offset(section, &name, var.offset);
             let bytes = data.get(offset as usize..offset.saturating_add(var.size) as usize);
+            let referenced = obj
+                .exec_sections()
+                .any(|s| s.relocs.iter().any(|r| r.symbol == name));
             out.push(RodataVar {
+                referenced,
                 enum_slot: name
                     .strip_prefix(SCX_ENUM_SLOT_PREFIX)
                     .map(|e| format!("SCX_{e}")),

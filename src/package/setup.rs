@@ -49,6 +49,18 @@ impl SetupTarget {
     }
 }
 
+/// The maps `steps` give a `max_entries` to.
+#[must_use]
+pub fn sized_maps(steps: &[SetupStep]) -> std::collections::BTreeSet<&str> {
+    steps
+        .iter()
+        .filter_map(|s| match &s.target {
+            SetupTarget::MaxEntries(map) => Some(map.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
 impl std::fmt::Display for SetupTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
