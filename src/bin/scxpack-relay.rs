@@ -86,7 +86,8 @@ fn report(r: &RelayReport) {
     let s = &r.stats;
     eprintln!(
         "scxpack-relay: {} ran {:.1} s: {} decisions in user space, {} tasks dispatched from \
-         user space ({:.1}%), {} kernel-side, rtt mean {:.0} us max {} us",
+         user space ({:.1}%), {} kernel-side, rtt mean {:.0} us max {} us; runnable to \
+         decision: median {:.0} us, p99 {:.0} us, max {:.0} us",
         r.scheduler,
         r.ran_secs,
         r.decisions,
@@ -94,7 +95,10 @@ fn report(r: &RelayReport) {
         s.user_share() * 100.0,
         s.nr_kernel_dispatched,
         s.rtt_mean_us(),
-        s.rtt_max_ns / 1000
+        s.rtt_max_ns / 1000,
+        r.round_trip.p50_us,
+        r.round_trip.p99_us,
+        r.round_trip.max_us
     );
     match &r.exit {
         Some(exit) => eprintln!(

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use libbpf_rs::{Map, MapCore, MapFlags, Object};
 use serde::Serialize;
 
+use super::latency::{Latencies, LatencySummary};
 use super::policy::{Policy, PolicyConfig};
 use super::wire::{RelayDispatch, RelayTask, Stats};
 use crate::exit_status::ExitStatus;
@@ -105,6 +106,8 @@ pub struct RelayReport {
     pub decisions: u64,
     /// The BPF half's counters at the end.
     pub stats: Stats,
+    /// Runnable → decision handed back to BPF, per decision.
+    pub round_trip: LatencySummary,
 }
 
 impl RelayReport {
@@ -162,8 +165,9 @@ impl<'o> Maps<'o> {
         batch
     }
 
-    /// Pushes decisions until BPF's queue is full; the rest wait a round.
-    fn push(&self, pending: &mut VecDeque<RelayDispatch>) {
+    /// Pushes decisions until BPF's queue is full (the rest wait a round),
+    /// timing each task's wait from runnable to its decision handed back.
+    fn push(&self, pending: &mut VecDeque<RelayDispatch>, latencies: &mut Latencies) {
         while let Some(d) = pending.front() {
             if self
                 .dispatched
@@ -172,6 +176,7 @@ impl<'o> Maps<'o> {
             {
                 return;
             }
+            latencies.record(monotonic_ns().saturating_sub(d.enqueued_ns));
             pending.pop_front();
         }
     }
@@ -257,6 +262,7 @@ pub fn run(pkg: &Package, opts: &RelayOptions) -> Result<RelayReport, RelayError
         rounds: relay.rounds,
         decisions: relay.decisions,
         stats,
+        round_trip: relay.latencies.summary(),
     })
 }
 
@@ -315,6 +321,7 @@ struct Relay {
     stats_every: Option<Duration>,
     rounds: u64,
     decisions: u64,
+    latencies: Latencies,
 }
 
 impl Relay {
@@ -326,6 +333,7 @@ impl Relay {
             stats_every: opts.stats_every,
             rounds: 0,
             decisions: 0,
+            latencies: Latencies::default(),
         }
     }
 
@@ -370,7 +378,7 @@ impl Relay {
         let decided = self.policy.decide(&batch);
         self.decisions += decided.len() as u64;
         self.pending.extend(decided);
-        maps.push(&mut self.pending);
+        maps.push(&mut self.pending, &mut self.latencies);
         Ok(!batch.is_empty())
     }
 
