@@ -204,7 +204,12 @@ fn a_mixed_list_boots_each_kernel_under_its_own_qemu() {
     assert_eq!(runs.len(), 2);
     for (run, (kernel, machine)) in runs.iter().zip([(&arm, "aarch64"), (&x86, "x86_64")]) {
         assert_eq!(&run.kernel, kernel);
-        assert!(run.all_jobs_succeeded(), "{}: {:?}", kernel.display(), run.failure);
+        assert!(
+            run.all_jobs_succeeded(),
+            "{}: {:?}",
+            kernel.display(),
+            run.failure
+        );
         let out = &run.job("arch").expect("arch job").stdout;
         assert_eq!(out, &[machine.to_owned()], "{}", kernel.display());
     }

@@ -22,9 +22,7 @@ pub enum VmError {
     },
     /// A kernel of another architecture is in the list, but what its guest
     /// needs (`what`: the scxpack binary, busybox) was not given.
-    #[error(
-        "{kernel} is an {arch} kernel, but no {arch} {what} was given: {hint}"
-    )]
+    #[error("{kernel} is an {arch} kernel, but no {arch} {what} was given: {hint}")]
     MissingGuest {
         arch: Arch,
         what: &'static str,

@@ -199,7 +199,11 @@ impl Tools {
         };
         let binary = match cfg.guest_binary {
             GuestBinary::None => None,
-            _ => Some(wanted(&cfg.arm64.binary, "scxpack binary", ARM64_BINARY_HINT)?),
+            _ => Some(wanted(
+                &cfg.arm64.binary,
+                "scxpack binary",
+                ARM64_BINARY_HINT,
+            )?),
         };
         Ok(Self {
             arch: Arch::Arm64,
@@ -239,7 +243,7 @@ impl Tools {
     fn libraries(&self) -> Libraries<'_> {
         match self.arch {
             Arch::X86_64 => Libraries::Host,
-            arch => Libraries::Foreign {
+            arch @ Arch::Arm64 => Libraries::Foreign {
                 arch,
                 sysroot: self.sysroot.as_deref(),
             },
@@ -645,6 +649,123 @@ mod tests {
         assert!(matches!(expand_kernels(&[]), Err(VmError::NoKernels(_))));
         let missing = expand_kernels(&[PathBuf::from("/nonexistent/vmlinuz")]);
         assert!(matches!(missing, Err(VmError::Kernel { .. })));
+    }
+
+    /// A fake kernel image of `format` in `dir` (just the bytes the
+    /// sniffer reads).
+    fn fake_image(dir: &Path, name: &str, arm64: bool) -> PathBuf {
+        let mut bytes = vec![0u8; 0x240];
+        if arm64 {
+            bytes[0x38..0x3c].copy_from_slice(b"ARM\x64");
+        } else {
+            bytes[0x202..0x206].copy_from_slice(b"HdrS");
+        }
+        let path = dir.join(name);
+        fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    fn scratch(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("scxpack-matrix-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn each_kernel_goes_to_the_qemu_of_its_architecture() {
+        let dir = scratch("arches");
+        let x86 = fake_image(&dir, "bz", false);
+        let arm = fake_image(&dir, "image", true);
+        let other = dir.join("junk");
+        fs::write(&other, b"not a kernel").unwrap();
+        let kernels = [arm.clone(), x86.clone(), other, arm.clone()];
+        let arches = kernel_arches(&kernels).unwrap();
+        let (a, x) = (Arch::Arm64, Arch::X86_64);
+        assert_eq!(arches, [a, x, x, a]);
+        let distinct = distinct_arches(&kernels, &arches);
+        assert_eq!(distinct, [(a, arm.as_path()), (x, x86.as_path())]);
+        assert!(validate_accel(&kernels, &arches, Accel::Tcg).is_ok());
+        assert!(validate_accel(&kernels, &arches, Accel::Auto).is_ok());
+        let kvm = validate_accel(&kernels, &arches, Accel::Kvm).unwrap_err();
+        assert!(kvm.to_string().contains("KVM cannot run it"), "{kvm}");
+        assert!(validate_accel(&kernels[1..3], &arches[1..3], Accel::Kvm).is_ok());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_arm64_kernel_without_its_guest_says_what_to_give() {
+        let kernel = Path::new("/k/6.16.3+deb13/vmlinuz");
+        let mut cfg = VmConfig::default();
+        let err = Tools::locate(&cfg, Arch::Arm64, kernel).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(
+                err,
+                VmError::MissingGuest {
+                    what: "scxpack binary",
+                    ..
+                }
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("--arm64-scxpack") && text.contains("cross-arm64.sh"),
+            "{text}"
+        );
+        cfg.arm64.binary = Some("/arm64/scxpack".into());
+        cfg.arm64.qemu = Some("/nonexistent/qemu-system-aarch64".into());
+        let err = Tools::locate(&cfg, Arch::Arm64, kernel).unwrap_err();
+        assert!(
+            err.to_string().contains("apt-get install qemu-system-arm"),
+            "{err}"
+        );
+        // A busybox-only run needs no arm64 scxpack, but still a busybox.
+        cfg.guest_binary = GuestBinary::None;
+        cfg.arm64.binary = None;
+        cfg.arm64.qemu = Some(std::env::current_exe().unwrap());
+        let err = Tools::locate(&cfg, Arch::Arm64, kernel).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                VmError::MissingGuest {
+                    what: "busybox",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("busybox-static:arm64"), "{err}");
+        cfg.arm64.busybox = Some("/arm64/busybox".into());
+        let tools = Tools::locate(&cfg, Arch::Arm64, kernel).unwrap();
+        assert_eq!(tools.binary, None);
+        assert_eq!(
+            tools.libraries(),
+            Libraries::Foreign {
+                arch: Arch::Arm64,
+                sysroot: None
+            }
+        );
+    }
+
+    #[test]
+    fn a_host_binary_is_refused_as_the_arm64_guest() {
+        let dir = scratch("foreign");
+        let spec = InitramfsSpec {
+            busybox: &std::env::current_exe().unwrap(),
+            binary: None,
+            payloads: &[],
+            files: &[],
+            init: "#!/bin/sh\n",
+            libraries: Libraries::Foreign {
+                arch: Arch::Arm64,
+                sysroot: Some(&dir),
+            },
+        };
+        let err = initramfs::build_archive(&spec).unwrap_err();
+        assert!(matches!(err, VmError::GuestBinary { .. }), "{err}");
+        assert!(err.to_string().contains("not for arm64"), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -460,8 +460,14 @@ mod tests {
         );
         assert!(args.contains(&"console=ttyAMA0 quiet panic=-1".to_owned()));
         assert!(!joined.contains("ttyS0"), "{joined}");
-        assert_eq!(qemu_for(Arch::Arm64), ("qemu-system-aarch64", "qemu-system-arm"));
-        assert_eq!(qemu_for(Arch::X86_64), ("qemu-system-x86_64", "qemu-system-x86"));
+        assert_eq!(
+            qemu_for(Arch::Arm64),
+            ("qemu-system-aarch64", "qemu-system-arm")
+        );
+        assert_eq!(
+            qemu_for(Arch::X86_64),
+            ("qemu-system-x86_64", "qemu-system-x86")
+        );
     }
 
     /// A small spec that runs `qemu` (a stand-in) with the given deadlines.

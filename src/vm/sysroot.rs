@@ -175,7 +175,10 @@ pub fn guest_libraries(
     }
     let mut queue = dynamic.needed;
     while let Some(name) = queue.pop() {
-        if out.iter().any(|(guest, _)| guest.ends_with(&format!("/{name}"))) {
+        if out
+            .iter()
+            .any(|(guest, _)| guest.ends_with(&format!("/{name}")))
+        {
             continue;
         }
         let (guest, host) = find_library(root, arch, &name).ok_or_else(|| {
@@ -212,7 +215,11 @@ mod tests {
         std::fs::create_dir_all(root.join("usr/lib/aarch64-linux-gnu")).unwrap();
         std::fs::write(root.join("usr/lib/aarch64-linux-gnu/libx.so.1.2"), b"x").unwrap();
         symlink("usr/lib", root.join("lib")).unwrap();
-        symlink("libx.so.1.2", root.join("usr/lib/aarch64-linux-gnu/libx.so.1")).unwrap();
+        symlink(
+            "libx.so.1.2",
+            root.join("usr/lib/aarch64-linux-gnu/libx.so.1"),
+        )
+        .unwrap();
         // An absolute target means the root's /usr, never the host's.
         symlink(
             "/usr/lib/aarch64-linux-gnu/libx.so.1",
@@ -241,7 +248,10 @@ mod tests {
         let err = read_dynamic(&data, Arch::Arm64).unwrap_err();
         assert!(err.contains("not for arm64"), "{err}");
         let host = read_dynamic(&data, Arch::X86_64).unwrap();
-        assert!(host.needed.iter().any(|n| n.starts_with("libc.so")), "{host:?}");
+        assert!(
+            host.needed.iter().any(|n| n.starts_with("libc.so")),
+            "{host:?}"
+        );
         assert!(read_dynamic(b"#!/bin/sh\n", Arch::Arm64).is_err());
     }
 
