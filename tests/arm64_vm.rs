@@ -54,6 +54,12 @@ fn arm64_guest() -> Option<ForeignGuest> {
     Some(guest)
 }
 
+/// The arm64 kernel folder and the arm64 guest.
+fn prerequisites() -> Option<(PathBuf, ForeignGuest)> {
+    let dir = common::arm64_kernels()?;
+    Some((dir, arm64_guest()?))
+}
+
 fn vm_config(guest: ForeignGuest, tag: &str) -> VmConfig {
     VmConfig {
         accel: Accel::Tcg,
@@ -106,10 +112,7 @@ fn shipped_package(work: &Path) -> (PathBuf, String) {
 
 #[test]
 fn one_package_runs_every_scheduler_on_every_arm64_kernel() {
-    let Some(dir) = common::arm64_kernels() else {
-        return;
-    };
-    let Some(guest) = arm64_guest() else {
+    let Some((dir, guest)) = prerequisites() else {
         return;
     };
     let kernels = check::expand_kernels(&[dir]).expect("list arm64 kernels");
@@ -176,10 +179,7 @@ fn one_package_runs_every_scheduler_on_every_arm64_kernel() {
 /// QEMU with its own initramfs, in the order given.
 #[test]
 fn a_mixed_list_boots_each_kernel_under_its_own_qemu() {
-    let Some(dir) = common::arm64_kernels() else {
-        return;
-    };
-    let Some(guest) = arm64_guest() else {
+    let Some((dir, guest)) = prerequisites() else {
         return;
     };
     let Some(x86) = common::kernels() else {

@@ -409,6 +409,13 @@ mod tests {
         assert_eq!(clean_line(raw), "Booting from ROM..@@SCXPACK-BOOT");
     }
 
+    fn arg_strings(spec: &QemuSpec) -> Vec<String> {
+        spec.args()
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
     #[test]
     fn command_line_has_the_documented_shape() {
         let spec = QemuSpec {
@@ -425,11 +432,7 @@ mod tests {
             log: None,
             boot_marker: "@@SCXPACK-BOOT".into(),
         };
-        let args: Vec<String> = spec
-            .args()
-            .into_iter()
-            .map(|a| a.into_string().unwrap())
-            .collect();
+        let args = arg_strings(&spec);
         let joined = args.join(" ");
         assert!(
             joined.starts_with("-accel tcg,thread=single -cpu max -m 1024M -smp 2"),
@@ -448,11 +451,7 @@ mod tests {
             arch: Arch::Arm64,
             ..small_spec("q".into(), Duration::from_secs(1), Duration::from_secs(1))
         };
-        let args: Vec<String> = spec
-            .args()
-            .into_iter()
-            .map(|a| a.into_string().unwrap())
-            .collect();
+        let args = arg_strings(&spec);
         let joined = args.join(" ");
         assert!(
             joined.starts_with("-M virt -accel tcg,thread=single -cpu max -m 64M -smp 1"),
