@@ -127,6 +127,11 @@ fn one_package_runs_every_scheduler_on_every_arm64_kernel() {
         Some(&work.join("btf-cache")),
     )
     .expect("check");
+    assert_eq!(
+        offline.results.len(),
+        kernels.len() * package.manifest.schedulers.len(),
+        "check gives one cell per kernel × scheduler"
+    );
     let begun = Instant::now();
     let cfg = vm_config(guest, "proof");
     let vm = vmtest::matrix(std::slice::from_ref(&pkg), &kernels, &cfg, DURATION, &[])

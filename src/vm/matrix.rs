@@ -389,7 +389,7 @@ impl Run<'_> {
                             progress.emit(Event::Started { item: &label });
                             let run = match self.guests.iter().find(|g| g.tools.arch == arches[i]) {
                                 Some(guest) => self.boot_kernel(i, kernel, guest),
-                                None => lost_run(kernel),
+                                None => lost_run(kernel, "internal error: no guest was prepared for this kernel's architecture"),
                             };
                             progress.emit(Event::Finished {
                                 item: &label,
@@ -408,7 +408,14 @@ impl Run<'_> {
         results
             .into_iter()
             .zip(kernels)
-            .map(|(run, kernel)| run.unwrap_or_else(|| lost_run(kernel)))
+            .map(|(run, kernel)| {
+                run.unwrap_or_else(|| {
+                    lost_run(
+                        kernel,
+                        "internal error: the worker booting this kernel panicked",
+                    )
+                })
+            })
             .collect()
     }
 
@@ -505,8 +512,9 @@ impl Run<'_> {
     }
 }
 
-/// A placeholder for a kernel whose worker thread died (it should not).
-fn lost_run(kernel: &Path) -> KernelRun {
+/// A placeholder for a kernel that could not be booted for an internal
+/// reason (a worker thread died; it should not).
+fn lost_run(kernel: &Path, failure: &str) -> KernelRun {
     KernelRun {
         kernel: kernel.to_owned(),
         accel: Accel::Auto,
@@ -517,7 +525,7 @@ fn lost_run(kernel: &Path) -> KernelRun {
         total_secs: 0.0,
         jobs: Vec::new(),
         sched_ext_log: Vec::new(),
-        failure: Some("internal error: the worker booting this kernel panicked".to_owned()),
+        failure: Some(failure.to_owned()),
         notes: Vec::new(),
         console_log: None,
         console: Vec::new(),
