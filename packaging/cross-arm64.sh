@@ -12,7 +12,9 @@
 #      root, offline (a new network namespace), its target dir kept in the
 #      root (cached builds recompile scxpack only);
 #   4. the arm64 busybox for the guest, from Debian's busybox-static:arm64
-#      (tests/vm/fetch-kernels.sh --download-only, dpkg-deb -x; cached).
+#      (tests/vm/fetch-kernels.sh --download-only, dpkg-deb -x; cached),
+#      linked as $cache/cross-arm64/busybox, and the root linked as
+#      $cache/cross-arm64/sysroot (the arm64 libraries the guest binary needs).
 #
 # usage: packaging/cross-arm64.sh [OUT]   (default OUT: $cache/cross-arm64/scxpack)
 # Environment: SCXPACK_CACHE (default /var/cache/scxpack-ci). Runs as root
@@ -134,3 +136,10 @@ if [ ! -x "$busybox/bin/busybox" ]; then
   mv "$busybox.tmp" "$busybox"
 fi
 say "arm64 busybox: $busybox/bin/busybox"
+
+# Stable names for what an arm64 guest needs (`scxpack vmtest --arm64-*`,
+# tests/arm64_vm.rs): the busybox, and the root the binary's shared
+# libraries are taken from.
+ln -sfn "$busybox/bin/busybox" "$cache/cross-arm64/busybox"
+ln -sfn "$root" "$cache/cross-arm64/sysroot"
+say "arm64 guest: $out, $cache/cross-arm64/busybox, libraries from $cache/cross-arm64/sysroot"

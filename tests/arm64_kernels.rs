@@ -574,8 +574,10 @@ fn an_object_reading_x86_registers_is_flagged_and_refused_on_arm64() {
     assert_eq!(reason["kernel_arch"], "arm64");
 }
 
+/// Without an arm64 scxpack, `vmtest` on an arm64 kernel stops before
+/// booting anything and says how to get one.
 #[test]
-fn vmtest_says_it_cannot_boot_arm64_kernels_yet() {
+fn vmtest_names_what_an_arm64_kernel_needs() {
     let Some(dir) = common::arm64_kernels() else {
         return;
     };
@@ -590,7 +592,9 @@ fn vmtest_says_it_cannot_boot_arm64_kernels_yet() {
     ]);
     assert_ne!(code, 0, "{err}");
     assert!(
-        err.contains("an arm64 kernel: vmtest boots x86_64 kernels only"),
+        err.contains("is an arm64 kernel, but no arm64 scxpack binary was given"),
         "{err}"
     );
+    assert!(err.contains("--arm64-scxpack"), "{err}");
+    assert!(err.contains("packaging/cross-arm64.sh"), "{err}");
 }

@@ -17,31 +17,16 @@ use std::time::Duration;
 use scxpack::check;
 use scxpack::package::Package;
 use scxpack::vm::{Accel, GuestBinary, GuestJob, VmConfig};
-use scxpack::vmtest::{self, VmMatrix, VmResult};
+use scxpack::vmtest::{self, VmMatrix};
 
 /// Seconds each scheduler runs under the guest's CPU + wakeup workload.
 const DURATION: u32 = 3;
-
-/// Packs `source` (a folder or a manifest) into `dir` with the real CLI.
-fn pack(source: &Path, name: &str, dir: &Path) -> PathBuf {
-    let out = dir.join(format!("{name}.scxpkg"));
-    let (rc, _, err) = common::scxpack(&[
-        "pack",
-        &source.to_string_lossy(),
-        "-o",
-        &out.to_string_lossy(),
-        "--name",
-        name,
-    ]);
-    assert_eq!(rc, 0, "pack {} failed: {err}", source.display());
-    out
-}
 
 /// The shipped package, the fair variants as bare objects, then one package
 /// per test-object manifest.
 fn packages(dir: &Path) -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut out = vec![pack(&root.join("bpf-objects"), "scxpack-schedulers", dir)];
+    let mut out = vec![common::pack_shipped(dir)];
     let mut manifests: Vec<PathBuf> = std::fs::read_dir(root.join("tests/fixtures/objects"))
         .expect("fixtures dir")
         .map(|e| e.expect("entry").path())
@@ -59,7 +44,7 @@ fn packages(dir: &Path) -> Vec<PathBuf> {
             .to_string_lossy()
             .trim_end_matches(".manifest.json")
             .to_string();
-        out.push(pack(&m, &name, dir));
+        out.push(common::pack(&m, &name, dir));
     }
     out
 }
@@ -116,13 +101,6 @@ fn vm_config() -> VmConfig {
     }
 }
 
-fn find<'m>(m: &'m VmMatrix, kernel: &Path, package: &str, sched: &str) -> &'m VmResult {
-    m.results
-        .iter()
-        .find(|r| r.kernel_path == kernel && r.package == package && r.scheduler == sched)
-        .unwrap_or_else(|| panic!("no VM result for {package}/{sched} on {}", kernel.display()))
-}
-
 #[test]
 fn check_agrees_with_the_kernel_on_every_image() {
     let Some(kernels) = prerequisites() else {
@@ -147,68 +125,14 @@ fn check_agrees_with_the_kernel_on_every_image() {
             boot.failure
         );
     }
-    let mut disagreements = Vec::new();
-    for cell in &offline.results {
-        let r = find(&vm, &cell.kernel_path, &cell.package, &cell.scheduler);
-        assert_eq!(
-            r.sched_ext, cell.sched_ext,
-            "{}: sched_ext presence",
-            cell.kernel
-        );
-        if cell.loadable != r.loaded || (r.loaded && cell.variant != r.variant) {
-            disagreements.push(format!(
-                "{} / {}: check says {:?} ({}), the kernel says loaded={} variant={:?} ({})",
-                cell.kernel,
-                cell.scheduler,
-                cell.variant,
-                cell.reasons.join("; "),
-                r.loaded,
-                r.variant,
-                r.reason.as_deref().unwrap_or("ok")
-            ));
-        }
-    }
+    let disagreements = common::disagreements(&offline, &vm);
     assert!(
         disagreements.is_empty(),
         "check and the kernel disagree:\n{}",
         disagreements.join("\n")
     );
-    assert_shipped_schedulers_ran(&vm, &packages[0]);
+    common::assert_shipped_schedulers_ran(&vm, &packages[0], DURATION);
     assert_loader_behaviour(&vm);
-}
-
-/// Every shipped scheduler loads, runs the whole duration and detaches on
-/// every sched_ext kernel; kernels without sched_ext get the clear error.
-fn assert_shipped_schedulers_ran(vm: &VmMatrix, pkg: &Package) {
-    for r in vm.results.iter().filter(|r| r.package == pkg.manifest.name) {
-        if r.sched_ext {
-            assert!(
-                r.ok,
-                "{} / {} did not run cleanly: {:?}",
-                r.kernel, r.scheduler, r.reason
-            );
-            assert!(
-                r.ran_secs.unwrap_or(0.0) >= f64::from(DURATION) - 0.5,
-                "{} / {}",
-                r.kernel,
-                r.scheduler
-            );
-        } else {
-            assert_eq!(
-                r.exit_code,
-                Some(4),
-                "{} / {}: exit code without sched_ext",
-                r.kernel,
-                r.scheduler
-            );
-            let err = r.reason.as_deref().unwrap_or_default();
-            assert!(
-                err.contains("CONFIG_SCHED_CLASS_EXT"),
-                "{}: {err}",
-                r.kernel
-            );
-        }
-    }
 }
 
 fn assert_loader_behaviour(vm: &VmMatrix) {

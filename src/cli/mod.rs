@@ -207,7 +207,8 @@ struct MatrixInputs {
     #[arg(required = true, value_name = "PKG")]
     packages: Vec<PathBuf>,
     /// Kernels, or directories searched for them: vmlinuz (`check` also takes
-    /// ELF vmlinux, raw BTF and kernel .deb files; `vmtest` boots vmlinuz only).
+    /// ELF vmlinux, raw BTF and kernel .deb files; `vmtest` boots x86_64 and
+    /// arm64 vmlinuz, also from a kernel .deb).
     /// Takes several paths (a shell glob works) and may be repeated.
     #[arg(long = "kernel", required = true, value_name = "PATH", num_args = 1..)]
     kernels: Vec<PathBuf>,

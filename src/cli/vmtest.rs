@@ -12,7 +12,7 @@ use super::output::print_json;
 use crate::exit_status::ExitStatus;
 use crate::package::Package;
 use crate::proof::{ProofFile, utc_date};
-use crate::vm::{Accel, VmConfig};
+use crate::vm::{Accel, ForeignGuest, VmConfig};
 use crate::vmtest;
 
 #[derive(Debug, clap::Args)]
@@ -48,6 +48,18 @@ pub(crate) struct Args {
     /// docs/proof-records.md).
     #[arg(long, value_name = "FILE")]
     proof: Option<PathBuf>,
+    /// The arm64 scxpack put in arm64 guests (packaging/cross-arm64.sh builds it).
+    #[arg(long, value_name = "FILE")]
+    arm64_scxpack: Option<PathBuf>,
+    /// The arm64 busybox of arm64 guests (packaging/cross-arm64.sh unpacks Debian's).
+    #[arg(long, value_name = "FILE")]
+    arm64_busybox: Option<PathBuf>,
+    /// The arm64 root file system the arm64 scxpack's shared libraries are taken from.
+    #[arg(long, value_name = "DIR")]
+    arm64_sysroot: Option<PathBuf>,
+    /// The QEMU of arm64 guests (default: qemu-system-aarch64 in PATH).
+    #[arg(long, value_name = "FILE")]
+    qemu_aarch64: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -58,6 +70,12 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         jobs: args.jobs.max(1),
         log_dir: args.log_dir.clone(),
         progress: progress.clone(),
+        arm64: ForeignGuest {
+            qemu: args.qemu_aarch64.clone(),
+            busybox: args.arm64_busybox.clone(),
+            binary: args.arm64_scxpack.clone(),
+            sysroot: args.arm64_sysroot.clone(),
+        },
         ..VmConfig::default()
     };
     let m = vmtest::matrix_shard(

@@ -8,6 +8,8 @@
 use std::io;
 use std::path::PathBuf;
 
+use crate::kernel::Arch;
+
 /// Why a VM matrix run could not be prepared.
 #[derive(Debug, thiserror::Error)]
 pub enum VmError {
@@ -17,6 +19,25 @@ pub enum VmError {
         tool: &'static str,
         looked: String,
         package: &'static str,
+    },
+    /// A kernel of another architecture is in the list, but what its guest
+    /// needs (`what`: the scxpack binary, busybox) was not given.
+    #[error("{kernel} is an {arch} kernel, but no {arch} {what} was given: {hint}")]
+    MissingGuest {
+        arch: Arch,
+        what: &'static str,
+        kernel: PathBuf,
+        hint: &'static str,
+    },
+    /// A dynamically linked guest binary of another architecture, with no
+    /// root file system to take its libraries from.
+    #[error(
+        "{binary} is dynamically linked (loader {interpreter}): give the {arch} root file system its libraries come from (VmConfig::arm64.sysroot, `vmtest --arm64-sysroot DIR`); packaging/cross-arm64.sh keeps one at /var/cache/scxpack-ci/cross-arm64/sysroot"
+    )]
+    NoSysroot {
+        arch: Arch,
+        binary: PathBuf,
+        interpreter: String,
     },
     /// No kernel was given, or a directory held no `vmlinuz`.
     #[error("no kernel image to boot: {0}")]

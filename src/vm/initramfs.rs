@@ -6,8 +6,10 @@
 //! every library `ldd` lists copied at the same absolute path (the dynamic
 //! loader included), `/pkg/<file name>` for each payload, extra files at
 //! the guest paths the caller names (e.g. `/boot/config-RELEASE`), `/init`,
-//! the mount points and a `/dev/console` node. Assumes a glibc host (`ldd` from
-//! `libc-bin`); a static binary simply has no libraries to copy. The guest
+//! the mount points and a `/dev/console` node. Libraries of host binaries
+//! come from `ldd` (a glibc host, `libc-bin`); those of another
+//! architecture's binaries from its root file system ([`Libraries::Foreign`],
+//! [`super::sysroot`]); a static binary simply has no libraries to copy. The guest
 //! does not need debug info: [`strip_debug`] drops it with `objcopy` (a 46 MB
 //! debug build becomes ~6 MB) when binutils is there. The archive is
 //! deterministic (see [`super::cpio`]) and optionally gzip-compressed with a
@@ -23,6 +25,8 @@ use flate2::GzBuilder;
 
 use super::cpio::{Archive, EntryError, Node};
 use super::error::VmError;
+use super::sysroot;
+use crate::kernel::Arch;
 
 /// Where the guest binary lands in the guest.
 pub const GUEST_BINARY_PATH: &str = "/bin/scxpack";
@@ -52,6 +56,19 @@ pub enum InitramfsCompression {
     None,
 }
 
+/// Where the shared libraries of the guest's binaries come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Libraries<'a> {
+    /// The host's, as `ldd` lists them: guests of the host's architecture.
+    Host,
+    /// Another architecture's, read from the binaries' ELF and taken from
+    /// `sysroot` (needed unless the binaries are static).
+    Foreign {
+        arch: Arch,
+        sysroot: Option<&'a Path>,
+    },
+}
+
 /// What goes into the initramfs.
 #[derive(Debug, Clone, Copy)]
 pub struct InitramfsSpec<'a> {
@@ -65,6 +82,8 @@ pub struct InitramfsSpec<'a> {
     pub files: &'a [(String, PathBuf)],
     /// The `/init` script text.
     pub init: &'a str,
+    /// Where the libraries of `busybox` and `binary` come from.
+    pub libraries: Libraries<'a>,
 }
 
 /// Assembles the archive tree described by `spec`.
@@ -79,7 +98,7 @@ pub fn build_archive(spec: &InitramfsSpec<'_>) -> Result<Archive, VmError> {
         minor: 1,
     };
     add(&mut archive, "dev/console", console)?;
-    add_executable(&mut archive, spec.busybox, "/bin/busybox")?;
+    add_executable(&mut archive, spec.busybox, "/bin/busybox", spec.libraries)?;
     for applet in APPLETS {
         let link = Node::Symlink {
             target: "busybox".to_owned(),
@@ -87,7 +106,7 @@ pub fn build_archive(spec: &InitramfsSpec<'_>) -> Result<Archive, VmError> {
         add(&mut archive, &format!("bin/{applet}"), link)?;
     }
     if let Some(binary) = spec.binary {
-        add_executable(&mut archive, binary, GUEST_BINARY_PATH)?;
+        add_executable(&mut archive, binary, GUEST_BINARY_PATH, spec.libraries)?;
     }
     add_payloads(&mut archive, spec.payloads)?;
     add_files(&mut archive, spec.files)?;
@@ -210,19 +229,35 @@ fn add(archive: &mut Archive, path: &str, node: Node) -> Result<(), VmError> {
         .map_err(|EntryError { path, reason }| VmError::Initramfs { path, reason })
 }
 
-/// Adds a host executable at `guest_path`, plus its libraries at their own paths.
-fn add_executable(archive: &mut Archive, host: &Path, guest_path: &str) -> Result<(), VmError> {
+/// Adds a host executable at `guest_path`, plus its libraries at their
+/// guest paths (a library already there, shared with an earlier binary, is
+/// kept).
+fn add_executable(
+    archive: &mut Archive,
+    host: &Path,
+    guest_path: &str,
+    libraries: Libraries<'_>,
+) -> Result<(), VmError> {
     let data = fs::read(host).map_err(|e| VmError::GuestBinary {
         path: host.to_owned(),
         reason: e.to_string(),
     })?;
     add(archive, guest_path, Node::File { mode: 0o755, data })?;
-    for lib in shared_libraries(host)? {
+    let libs = match libraries {
+        Libraries::Host => shared_libraries(host)?
+            .into_iter()
+            .map(|lib| (lib.to_string_lossy().into_owned(), lib))
+            .collect(),
+        Libraries::Foreign { arch, sysroot } => sysroot::guest_libraries(host, arch, sysroot)?,
+    };
+    for (guest, lib) in libs {
+        if archive.contains(&guest) {
+            continue;
+        }
         let data = fs::read(&lib).map_err(|e| VmError::GuestBinary {
             path: host.to_owned(),
             reason: format!("library {}: {e}", lib.display()),
         })?;
-        let guest = lib.to_string_lossy().into_owned();
         add(archive, &guest, Node::File { mode: 0o755, data })?;
     }
     Ok(())

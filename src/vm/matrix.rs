@@ -1,9 +1,13 @@
-//! Orchestrates a matrix run: inputs and tools, one shared initramfs, a pool
-//! of worker threads booting kernels, and the per-kernel verdict.
+//! Orchestrates a matrix run: inputs and tools, one initramfs per guest
+//! architecture, a pool of worker threads booting kernels, and the
+//! per-kernel verdict.
 //!
-//! The initramfs and the console logs are the only files written; the
-//! initramfs lives in a private work directory under the system temp dir that
-//! is removed when the run ends. Results keep the order of the kernels given.
+//! Each kernel's architecture is read from its image; the tools of every
+//! architecture present are located before anything is built, so a missing
+//! arm64 binary, busybox or QEMU stops the run at once with what to install.
+//! The initramfs images and the console logs are the only files written; the
+//! images live in a private work directory under the system temp dir that is
+//! removed when the run ends. Results keep the order of the kernels given.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -13,10 +17,11 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::guest::{self, BOOT_MARKER, GuestJob, MARKER};
-use super::initramfs::{self, InitramfsSpec};
+use super::initramfs::{self, InitramfsSpec, Libraries};
 use super::qemu::{self, Ending, Outcome, QemuSpec};
 use super::report::{self, GuestReport};
 use super::{Accel, GuestBinary, KernelRun, VmConfig, VmError};
+use crate::kernel::Arch;
 use crate::kernel::source::{self, Format};
 use crate::progress::Event;
 
@@ -35,19 +40,71 @@ pub fn run_matrix(
 ) -> Result<Vec<KernelRun>, VmError> {
     let kernels = expand_kernels(kernels)?;
     validate(jobs, cfg)?;
-    let tools = Tools::locate(cfg)?;
+    let arches = kernel_arches(&kernels)?;
+    validate_accel(&kernels, &arches, cfg.accel)?;
+    let mut located = Vec::new();
+    for (arch, first) in distinct_arches(&kernels, &arches) {
+        located.push(Tools::locate(cfg, arch, first)?);
+    }
     let work = WorkDir::create()?;
-    let mut notes = Vec::new();
-    let tools = tools.strip_binary(&work.path, cfg, &mut notes);
-    let initrd = write_initramfs(&work.path, &tools, payloads, jobs, cfg)?;
+    let mut guests = Vec::new();
+    for tools in located {
+        let dir = work.path.join(tools.arch.name());
+        fs::create_dir(&dir).map_err(|e| VmError::io("creating work directory", &dir, e))?;
+        let mut notes = Vec::new();
+        let tools = tools.strip_binary(&dir, cfg, &mut notes);
+        let initrd = write_initramfs(&dir, &tools, payloads, jobs, cfg)?;
+        guests.push(Guest {
+            tools,
+            initrd,
+            notes,
+        });
+    }
     let run = Run {
-        tools: &tools,
-        initrd: &initrd,
+        guests: &guests,
         jobs,
         cfg,
-        notes: &notes,
     };
-    Ok(run.boot_all(&kernels))
+    Ok(run.boot_all(&kernels, &arches))
+}
+
+/// Each kernel's architecture, read from its image format; an image of no
+/// known format is booted as `x86_64` (QEMU then says what is wrong).
+fn kernel_arches(kernels: &[PathBuf]) -> Result<Vec<Arch>, VmError> {
+    kernels
+        .iter()
+        .map(|k| {
+            let format = source::sniff_file(k)?;
+            Ok(format.and_then(Format::arch).unwrap_or(Arch::X86_64))
+        })
+        .collect()
+}
+
+/// The architectures present, in order of first appearance, each with its
+/// first kernel (named in errors).
+fn distinct_arches<'k>(kernels: &'k [PathBuf], arches: &[Arch]) -> Vec<(Arch, &'k Path)> {
+    let mut out: Vec<(Arch, &Path)> = Vec::new();
+    for (kernel, arch) in kernels.iter().zip(arches) {
+        if !out.iter().any(|(a, _)| a == arch) {
+            out.push((*arch, kernel));
+        }
+    }
+    out
+}
+
+/// KVM cannot run an arm64 guest on this `x86_64` host.
+fn validate_accel(kernels: &[PathBuf], arches: &[Arch], accel: Accel) -> Result<(), VmError> {
+    let foreign = kernels
+        .iter()
+        .zip(arches)
+        .find(|(_, arch)| **arch != Arch::X86_64);
+    match (accel, foreign) {
+        (Accel::Kvm, Some((kernel, arch))) => Err(VmError::Config(format!(
+            "{} is an {arch} kernel: KVM cannot run it on this x86_64 host; use --accel tcg or auto",
+            kernel.display()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Expands directories to the bootable images (bzImage, by content) under
@@ -66,10 +123,10 @@ pub fn expand_kernels(paths: &[PathBuf]) -> Result<Vec<PathBuf>, VmError> {
             kernels.push(path.clone());
             continue;
         }
-        let found = source::find_kernels_of(path, &[Format::BzImage])?;
+        let found = source::find_kernels_of(path, &[Format::BzImage, Format::Arm64])?;
         if found.is_empty() {
             return Err(VmError::NoKernels(format!(
-                "no bootable kernel image (bzImage) under {}",
+                "no bootable kernel image (bzImage or arm64 Image) under {}",
                 path.display()
             )));
         }
@@ -103,24 +160,62 @@ fn validate(jobs: &[GuestJob], cfg: &VmConfig) -> Result<(), VmError> {
     Ok(())
 }
 
-/// The host programs a run needs.
+/// The host programs and guest binaries the kernels of one architecture need.
 #[derive(Debug)]
 struct Tools {
+    arch: Arch,
     qemu: PathBuf,
     busybox: PathBuf,
     binary: Option<PathBuf>,
+    /// The root the binaries' libraries come from (arm64 only).
+    sysroot: Option<PathBuf>,
 }
 
+/// How to get an arm64 scxpack, named when none was given.
+const ARM64_BINARY_HINT: &str = "set VmConfig::arm64.binary (`vmtest --arm64-scxpack FILE`); \
+    packaging/cross-arm64.sh cross-builds one to /var/cache/scxpack-ci/cross-arm64/scxpack";
+/// How to get an arm64 busybox, named when none was given.
+const ARM64_BUSYBOX_HINT: &str = "set VmConfig::arm64.busybox (`vmtest --arm64-busybox FILE`); \
+    packaging/cross-arm64.sh unpacks Debian's busybox-static:arm64 to \
+    /var/cache/scxpack-ci/cross-arm64/busybox";
+
 impl Tools {
-    fn locate(cfg: &VmConfig) -> Result<Self, VmError> {
-        let qemu = match &cfg.qemu {
-            Some(path) => existing(path, "qemu-system-x86_64", "qemu-system-x86")?,
-            None => qemu::find_in_path(qemu::QEMU_BINARY).ok_or(VmError::MissingTool {
-                tool: "qemu-system-x86_64",
-                looked: "in PATH".to_owned(),
-                package: "qemu-system-x86",
-            })?,
+    /// The tools for kernels of `arch` (`kernel`: the first one, for errors).
+    fn locate(cfg: &VmConfig, arch: Arch, kernel: &Path) -> Result<Self, VmError> {
+        match arch {
+            Arch::X86_64 => Self::locate_host(cfg),
+            Arch::Arm64 => Self::locate_arm64(cfg, kernel),
+        }
+    }
+
+    fn locate_arm64(cfg: &VmConfig, kernel: &Path) -> Result<Self, VmError> {
+        let wanted = |value: &Option<PathBuf>, what, hint| {
+            value.clone().ok_or_else(|| VmError::MissingGuest {
+                arch: Arch::Arm64,
+                what,
+                kernel: kernel.to_owned(),
+                hint,
+            })
         };
+        let binary = match cfg.guest_binary {
+            GuestBinary::None => None,
+            _ => Some(wanted(
+                &cfg.arm64.binary,
+                "scxpack binary",
+                ARM64_BINARY_HINT,
+            )?),
+        };
+        Ok(Self {
+            arch: Arch::Arm64,
+            qemu: find_qemu(cfg.arm64.qemu.as_deref(), Arch::Arm64)?,
+            busybox: wanted(&cfg.arm64.busybox, "busybox", ARM64_BUSYBOX_HINT)?,
+            binary,
+            sysroot: cfg.arm64.sysroot.clone(),
+        })
+    }
+
+    fn locate_host(cfg: &VmConfig) -> Result<Self, VmError> {
+        let qemu = find_qemu(cfg.qemu.as_deref(), Arch::X86_64)?;
         let busybox = match &cfg.busybox {
             Some(path) => existing(path, "busybox", "busybox-static")?,
             None => find_busybox()?,
@@ -136,10 +231,36 @@ impl Tools {
             }
         };
         Ok(Self {
+            arch: Arch::X86_64,
             qemu,
             busybox,
             binary,
+            sysroot: None,
         })
+    }
+
+    /// Where the binaries' libraries come from.
+    fn libraries(&self) -> Libraries<'_> {
+        match self.arch {
+            Arch::X86_64 => Libraries::Host,
+            arch @ Arch::Arm64 => Libraries::Foreign {
+                arch,
+                sysroot: self.sysroot.as_deref(),
+            },
+        }
+    }
+}
+
+/// The configured QEMU for `arch`, else its binary in `PATH`.
+fn find_qemu(configured: Option<&Path>, arch: Arch) -> Result<PathBuf, VmError> {
+    let (tool, package) = qemu::qemu_for(arch);
+    match configured {
+        Some(path) => existing(path, tool, package),
+        None => qemu::find_in_path(tool).ok_or(VmError::MissingTool {
+            tool,
+            looked: "in PATH".to_owned(),
+            package,
+        }),
     }
 }
 
@@ -224,6 +345,7 @@ fn write_initramfs(
         payloads,
         files: &cfg.files,
         init: &init,
+        libraries: tools.libraries(),
     };
     let image = initramfs::build_initramfs(&spec, cfg.compression)?;
     let path = work.join("initramfs.img");
@@ -231,19 +353,24 @@ fn write_initramfs(
     Ok(path)
 }
 
+/// What the kernels of one architecture boot with.
+struct Guest {
+    tools: Tools,
+    initrd: PathBuf,
+    /// Notes of the whole run for this architecture, copied into every kernel's.
+    notes: Vec<String>,
+}
+
 /// Shared, read-only state of the worker threads.
 struct Run<'a> {
-    tools: &'a Tools,
-    initrd: &'a Path,
+    guests: &'a [Guest],
     jobs: &'a [GuestJob],
     cfg: &'a VmConfig,
-    /// Notes of the whole run, copied into every kernel's.
-    notes: &'a [String],
 }
 
 impl Run<'_> {
     /// Boots every kernel on `cfg.jobs` worker threads; keeps the input order.
-    fn boot_all(&self, kernels: &[PathBuf]) -> Vec<KernelRun> {
+    fn boot_all(&self, kernels: &[PathBuf], arches: &[Arch]) -> Vec<KernelRun> {
         let progress = &self.cfg.progress;
         progress.emit(Event::Planned {
             total: kernels.len(),
@@ -260,7 +387,10 @@ impl Run<'_> {
                             let Some(kernel) = kernels.get(i) else { break };
                             let label = kernel_label(kernel);
                             progress.emit(Event::Started { item: &label });
-                            let run = self.boot_kernel(i, kernel);
+                            let run = match self.guests.iter().find(|g| g.tools.arch == arches[i]) {
+                                Some(guest) => self.boot_kernel(i, kernel, guest),
+                                None => lost_run(kernel, "internal error: no guest was prepared for this kernel's architecture"),
+                            };
                             progress.emit(Event::Finished {
                                 item: &label,
                                 ok: run.failure.is_none(),
@@ -278,17 +408,31 @@ impl Run<'_> {
         results
             .into_iter()
             .zip(kernels)
-            .map(|(run, kernel)| run.unwrap_or_else(|| lost_run(kernel)))
+            .map(|(run, kernel)| {
+                run.unwrap_or_else(|| {
+                    lost_run(
+                        kernel,
+                        "internal error: the worker booting this kernel panicked",
+                    )
+                })
+            })
             .collect()
     }
 
     /// Boots one kernel, trying KVM first under [`Accel::Auto`].
-    fn boot_kernel(&self, index: usize, kernel: &Path) -> KernelRun {
+    fn boot_kernel(&self, index: usize, kernel: &Path, guest: &Guest) -> KernelRun {
         let start = Instant::now();
-        let mut notes = self.notes.to_vec();
+        let mut notes = guest.notes.clone();
         let accel = match self.cfg.accel {
+            Accel::Auto if guest.tools.arch != Arch::X86_64 => {
+                notes.push(format!(
+                    "{} guest on an x86_64 host: TCG (KVM cannot run it)",
+                    guest.tools.arch
+                ));
+                Accel::Tcg
+            }
             Accel::Auto if qemu::kvm_usable() => {
-                let mut spec = self.spec(index, kernel, Accel::Kvm);
+                let mut spec = self.spec(index, kernel, Accel::Kvm, guest);
                 spec.boot_timeout = spec.boot_timeout.min(KVM_BOOT_LIMIT);
                 let outcome = qemu::run(&spec);
                 if outcome.boot.is_some() {
@@ -306,22 +450,23 @@ impl Run<'_> {
             }
             fixed => fixed,
         };
-        let spec = self.spec(index, kernel, accel);
+        let spec = self.spec(index, kernel, accel, guest);
         let outcome = qemu::run(&spec);
         self.finish(kernel, &spec, outcome, notes, start)
     }
 
-    fn spec(&self, index: usize, kernel: &Path, accel: Accel) -> QemuSpec {
+    fn spec(&self, index: usize, kernel: &Path, accel: Accel, guest: &Guest) -> QemuSpec {
         let log = self
             .cfg
             .log_dir
             .as_ref()
             .map(|dir| dir.join(format!("{index:02}-{}-{accel}.log", kernel_label(kernel))));
         QemuSpec {
-            qemu: self.tools.qemu.clone(),
+            qemu: guest.tools.qemu.clone(),
+            arch: guest.tools.arch,
             accel,
             kernel: kernel.to_owned(),
-            initrd: self.initrd.to_owned(),
+            initrd: guest.initrd.clone(),
             memory_mb: self.cfg.memory_mb,
             cpus: self.cfg.cpus,
             append: self.cfg.append.clone(),
@@ -367,8 +512,9 @@ impl Run<'_> {
     }
 }
 
-/// A placeholder for a kernel whose worker thread died (it should not).
-fn lost_run(kernel: &Path) -> KernelRun {
+/// A placeholder for a kernel that could not be booted for an internal
+/// reason (a worker thread died; it should not).
+fn lost_run(kernel: &Path, failure: &str) -> KernelRun {
     KernelRun {
         kernel: kernel.to_owned(),
         accel: Accel::Auto,
@@ -379,7 +525,7 @@ fn lost_run(kernel: &Path) -> KernelRun {
         total_secs: 0.0,
         jobs: Vec::new(),
         sched_ext_log: Vec::new(),
-        failure: Some("internal error: the worker booting this kernel panicked".to_owned()),
+        failure: Some(failure.to_owned()),
         notes: Vec::new(),
         console_log: None,
         console: Vec::new(),
@@ -511,6 +657,123 @@ mod tests {
         assert!(matches!(expand_kernels(&[]), Err(VmError::NoKernels(_))));
         let missing = expand_kernels(&[PathBuf::from("/nonexistent/vmlinuz")]);
         assert!(matches!(missing, Err(VmError::Kernel { .. })));
+    }
+
+    /// A fake kernel image of `format` in `dir` (just the bytes the
+    /// sniffer reads).
+    fn fake_image(dir: &Path, name: &str, arm64: bool) -> PathBuf {
+        let mut bytes = vec![0u8; 0x240];
+        if arm64 {
+            bytes[0x38..0x3c].copy_from_slice(b"ARM\x64");
+        } else {
+            bytes[0x202..0x206].copy_from_slice(b"HdrS");
+        }
+        let path = dir.join(name);
+        fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    fn scratch(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("scxpack-matrix-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn each_kernel_goes_to_the_qemu_of_its_architecture() {
+        let dir = scratch("arches");
+        let x86 = fake_image(&dir, "bz", false);
+        let arm = fake_image(&dir, "image", true);
+        let other = dir.join("junk");
+        fs::write(&other, b"not a kernel").unwrap();
+        let kernels = [arm.clone(), x86.clone(), other, arm.clone()];
+        let arches = kernel_arches(&kernels).unwrap();
+        let (a, x) = (Arch::Arm64, Arch::X86_64);
+        assert_eq!(arches, [a, x, x, a]);
+        let distinct = distinct_arches(&kernels, &arches);
+        assert_eq!(distinct, [(a, arm.as_path()), (x, x86.as_path())]);
+        assert!(validate_accel(&kernels, &arches, Accel::Tcg).is_ok());
+        assert!(validate_accel(&kernels, &arches, Accel::Auto).is_ok());
+        let kvm = validate_accel(&kernels, &arches, Accel::Kvm).unwrap_err();
+        assert!(kvm.to_string().contains("KVM cannot run it"), "{kvm}");
+        assert!(validate_accel(&kernels[1..3], &arches[1..3], Accel::Kvm).is_ok());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_arm64_kernel_without_its_guest_says_what_to_give() {
+        let kernel = Path::new("/k/6.16.3+deb13/vmlinuz");
+        let mut cfg = VmConfig::default();
+        let err = Tools::locate(&cfg, Arch::Arm64, kernel).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(
+                err,
+                VmError::MissingGuest {
+                    what: "scxpack binary",
+                    ..
+                }
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("--arm64-scxpack") && text.contains("cross-arm64.sh"),
+            "{text}"
+        );
+        cfg.arm64.binary = Some("/arm64/scxpack".into());
+        cfg.arm64.qemu = Some("/nonexistent/qemu-system-aarch64".into());
+        let err = Tools::locate(&cfg, Arch::Arm64, kernel).unwrap_err();
+        assert!(
+            err.to_string().contains("apt-get install qemu-system-arm"),
+            "{err}"
+        );
+        // A busybox-only run needs no arm64 scxpack, but still a busybox.
+        cfg.guest_binary = GuestBinary::None;
+        cfg.arm64.binary = None;
+        cfg.arm64.qemu = Some(std::env::current_exe().unwrap());
+        let err = Tools::locate(&cfg, Arch::Arm64, kernel).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                VmError::MissingGuest {
+                    what: "busybox",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("busybox-static:arm64"), "{err}");
+        cfg.arm64.busybox = Some("/arm64/busybox".into());
+        let tools = Tools::locate(&cfg, Arch::Arm64, kernel).unwrap();
+        assert_eq!(tools.binary, None);
+        assert_eq!(
+            tools.libraries(),
+            Libraries::Foreign {
+                arch: Arch::Arm64,
+                sysroot: None
+            }
+        );
+    }
+
+    #[test]
+    fn a_host_binary_is_refused_as_the_arm64_guest() {
+        let dir = scratch("foreign");
+        let spec = InitramfsSpec {
+            busybox: &std::env::current_exe().unwrap(),
+            binary: None,
+            payloads: &[],
+            files: &[],
+            init: "#!/bin/sh\n",
+            libraries: Libraries::Foreign {
+                arch: Arch::Arm64,
+                sysroot: Some(&dir),
+            },
+        };
+        let err = initramfs::build_archive(&spec).unwrap_err();
+        assert!(matches!(err, VmError::GuestBinary { .. }), "{err}");
+        assert!(err.to_string().contains("not for arm64"), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -14,7 +14,15 @@
 //! it is a [`KernelRun`] with `failure` set (QEMU's error text, the panic
 //! line, or the timeout with the last console lines). [`VmError`] is kept for
 //! host-side problems that stop everything (missing tool, unreadable input).
-//! Assumes an `x86_64` Linux host with glibc; guests are `x86_64`.
+//! Each kernel's architecture is read from its image ([`Format::arch`]):
+//! `x86_64` kernels boot under `qemu-system-x86_64` with the host's busybox
+//! and guest binary; arm64 kernels under `qemu-system-aarch64 -M virt`
+//! (TCG) with the arm64 busybox, binary and library root of
+//! [`VmConfig::arm64`] ([`sysroot`]). One initramfs is built per
+//! architecture present, so a mixed list boots in one run.
+//! Assumes an `x86_64` Linux host with glibc.
+//!
+//! [`Format::arch`]: crate::kernel::source::Format::arch
 
 pub mod cpio;
 mod error;
@@ -23,6 +31,7 @@ pub mod initramfs;
 mod matrix;
 pub mod qemu;
 pub mod report;
+pub mod sysroot;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -88,6 +97,23 @@ pub enum GuestBinary {
     None,
 }
 
+/// What arm64 guests need from an `x86_64` host: the arm64 builds of the
+/// guest binary and busybox, and the root file system the binary's shared
+/// libraries come from (`packaging/cross-arm64.sh` makes all three).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ForeignGuest {
+    /// The QEMU binary (default: `qemu-system-aarch64` from `PATH`).
+    pub qemu: Option<PathBuf>,
+    /// An arm64 busybox (static: Debian's `busybox-static:arm64`).
+    pub busybox: Option<PathBuf>,
+    /// The arm64 binary placed at `/bin/scxpack` (unless
+    /// [`VmConfig::guest_binary`] is [`GuestBinary::None`]).
+    pub binary: Option<PathBuf>,
+    /// The arm64 root file system the binary's libraries are taken from
+    /// (not needed for a static binary).
+    pub sysroot: Option<PathBuf>,
+}
+
 /// How to boot the guests.
 #[derive(Debug, Clone)]
 pub struct VmConfig {
@@ -126,6 +152,9 @@ pub struct VmConfig {
     pub compression: InitramfsCompression,
     /// Where boots are reported as they start and end (default: nowhere).
     pub progress: crate::progress::Progress,
+    /// What arm64 kernels are booted with ([`Self::qemu`], [`Self::busybox`]
+    /// and [`Self::guest_binary`] are for `x86_64` kernels).
+    pub arm64: ForeignGuest,
 }
 
 impl Default for VmConfig {
@@ -147,6 +176,7 @@ impl Default for VmConfig {
             init: InitOptions::default(),
             compression: InitramfsCompression::Gzip,
             progress: crate::progress::Progress::default(),
+            arm64: ForeignGuest::default(),
         }
     }
 }

@@ -24,15 +24,34 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::Accel;
+use crate::kernel::Arch;
 
-/// The kernel command line every guest gets (before the caller's additions).
-/// `no_timer_check`: on a loaded host the emulated timer can tick too late
-/// for the boot-time IO-APIC check, which then panics ("IO-APIC + timer
-/// doesn't work!"); seen here under TCG with other guests running.
+/// The kernel command line every `x86_64` guest gets (before the caller's
+/// additions). `no_timer_check`: on a loaded host the emulated timer can
+/// tick too late for the boot-time IO-APIC check, which then panics
+/// ("IO-APIC + timer doesn't work!"); seen here under TCG with other guests
+/// running.
 pub const BASE_APPEND: &str = "console=ttyS0 quiet panic=-1 no_timer_check";
+
+/// The kernel command line every arm64 guest gets: the `virt` machine's
+/// console is the PL011 UART.
+pub const BASE_APPEND_ARM64: &str = "console=ttyAMA0 quiet panic=-1";
 
 /// The QEMU binary looked up in `PATH` when none is configured.
 pub const QEMU_BINARY: &str = "qemu-system-x86_64";
+
+/// The QEMU binary of arm64 guests.
+pub const QEMU_BINARY_ARM64: &str = "qemu-system-aarch64";
+
+/// The QEMU binary (looked up in `PATH`) and the Debian package that ships it,
+/// for guests of `arch`.
+#[must_use]
+pub fn qemu_for(arch: Arch) -> (&'static str, &'static str) {
+    match arch {
+        Arch::X86_64 => (QEMU_BINARY, "qemu-system-x86"),
+        Arch::Arm64 => (QEMU_BINARY_ARM64, "qemu-system-arm"),
+    }
+}
 
 const POLL: Duration = Duration::from_millis(20);
 
@@ -43,6 +62,8 @@ pub const ORPHAN_GRACE: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct QemuSpec {
     pub qemu: PathBuf,
+    /// The guest's architecture: the machine and console differ.
+    pub arch: Arch,
     pub accel: Accel,
     pub kernel: PathBuf,
     pub initrd: PathBuf,
@@ -63,7 +84,10 @@ impl QemuSpec {
     /// The QEMU arguments (without the program).
     #[must_use]
     pub fn args(&self) -> Vec<OsString> {
-        let mut append = String::from(BASE_APPEND);
+        let mut append = String::from(match self.arch {
+            Arch::X86_64 => BASE_APPEND,
+            Arch::Arm64 => BASE_APPEND_ARM64,
+        });
         for extra in &self.append {
             append.push(' ');
             append.push_str(extra);
@@ -78,6 +102,11 @@ impl QemuSpec {
         };
         let mut args: Vec<OsString> = Vec::new();
         let mut push = |a: &str| args.push(a.into());
+        if self.arch == Arch::Arm64 {
+            // The generic virtual board: PL011 console, GIC, PSCI poweroff.
+            push("-M");
+            push("virt");
+        }
         push("-accel");
         push(accel);
         push("-cpu");
@@ -380,10 +409,18 @@ mod tests {
         assert_eq!(clean_line(raw), "Booting from ROM..@@SCXPACK-BOOT");
     }
 
+    fn arg_strings(spec: &QemuSpec) -> Vec<String> {
+        spec.args()
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
     #[test]
     fn command_line_has_the_documented_shape() {
         let spec = QemuSpec {
             qemu: "qemu-system-x86_64".into(),
+            arch: Arch::X86_64,
             accel: Accel::Tcg,
             kernel: "/k/vmlinuz".into(),
             initrd: "/tmp/i".into(),
@@ -395,11 +432,7 @@ mod tests {
             log: None,
             boot_marker: "@@SCXPACK-BOOT".into(),
         };
-        let args: Vec<String> = spec
-            .args()
-            .into_iter()
-            .map(|a| a.into_string().unwrap())
-            .collect();
+        let args = arg_strings(&spec);
         let joined = args.join(" ");
         assert!(
             joined.starts_with("-accel tcg,thread=single -cpu max -m 1024M -smp 2"),
@@ -411,10 +444,36 @@ mod tests {
         assert!(joined.ends_with("-kernel /k/vmlinuz -initrd /tmp/i"));
     }
 
+    #[test]
+    fn arm64_guests_get_the_virt_board_and_its_console() {
+        let spec = QemuSpec {
+            qemu: QEMU_BINARY_ARM64.into(),
+            arch: Arch::Arm64,
+            ..small_spec("q".into(), Duration::from_secs(1), Duration::from_secs(1))
+        };
+        let args = arg_strings(&spec);
+        let joined = args.join(" ");
+        assert!(
+            joined.starts_with("-M virt -accel tcg,thread=single -cpu max -m 64M -smp 1"),
+            "{joined}"
+        );
+        assert!(args.contains(&"console=ttyAMA0 quiet panic=-1".to_owned()));
+        assert!(!joined.contains("ttyS0"), "{joined}");
+        assert_eq!(
+            qemu_for(Arch::Arm64),
+            ("qemu-system-aarch64", "qemu-system-arm")
+        );
+        assert_eq!(
+            qemu_for(Arch::X86_64),
+            ("qemu-system-x86_64", "qemu-system-x86")
+        );
+    }
+
     /// A small spec that runs `qemu` (a stand-in) with the given deadlines.
     fn small_spec(qemu: PathBuf, boot_timeout: Duration, timeout: Duration) -> QemuSpec {
         QemuSpec {
             qemu,
+            arch: Arch::X86_64,
             accel: Accel::Tcg,
             kernel: "/k".into(),
             initrd: "/i".into(),

@@ -133,9 +133,13 @@ pub fn matrix_shard(
         }
     }
     jobs.extend_from_slice(extra);
-    let found = source::expand(kernels, &[source::Format::BzImage, source::Format::Deb])?;
+    let formats = [
+        source::Format::BzImage,
+        source::Format::Arm64,
+        source::Format::Deb,
+    ];
+    let found = source::expand(kernels, &formats)?;
     anyhow::ensure!(!found.is_empty(), "no kernel image found in {kernels:?}");
-    refuse_arm64(&found)?;
     let (positions, ours): (Vec<usize>, Vec<PathBuf>) = found
         .iter()
         .enumerate()
@@ -186,20 +190,6 @@ pub fn matrix_shard(
         }
     }
     Ok(out)
-}
-
-/// arm64 kernels are read by `probe`/`check` but not booted yet: say so
-/// instead of handing them to `qemu-system-x86_64`.
-fn refuse_arm64(kernels: &[PathBuf]) -> anyhow::Result<()> {
-    for k in kernels {
-        if k.is_file() && source::sniff_file(k)? == Some(source::Format::Arm64) {
-            anyhow::bail!(
-                "{}: an arm64 kernel: vmtest boots x86_64 kernels only (arm64 under qemu-system-aarch64 is not supported yet); check it offline with `scxpack check`",
-                k.display()
-            );
-        }
-    }
-    Ok(())
 }
 
 /// Kernel `.deb` files given to `vmtest`, unpacked to bootable images in a

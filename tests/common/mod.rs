@@ -152,3 +152,113 @@ pub fn arm64_kernels() -> Option<PathBuf> {
         ))
     }
 }
+
+/// Packs `source` (a folder or a manifest) into `dir/NAME.scxpkg` with the
+/// real CLI.
+#[track_caller]
+pub fn pack(source: &Path, name: &str, dir: &Path) -> PathBuf {
+    let out = dir.join(format!("{name}.scxpkg"));
+    let (rc, _, err) = scxpack(&[
+        "pack",
+        &source.to_string_lossy(),
+        "-o",
+        &out.to_string_lossy(),
+        "--name",
+        name,
+    ]);
+    assert_eq!(rc, 0, "pack {} failed: {err}", source.display());
+    out
+}
+
+/// The shipped package: `bpf-objects/` packed as `scxpack-schedulers`, the
+/// one package every VM proof (x86_64 and arm64) boots.
+#[track_caller]
+pub fn pack_shipped(dir: &Path) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    pack(&root.join("bpf-objects"), "scxpack-schedulers", dir)
+}
+
+/// The VM result of one kernel × package × scheduler.
+#[track_caller]
+pub fn vm_result<'m>(
+    m: &'m scxpack::vmtest::VmMatrix,
+    kernel: &Path,
+    package: &str,
+    sched: &str,
+) -> &'m scxpack::vmtest::VmResult {
+    m.results
+        .iter()
+        .find(|r| r.kernel_path == kernel && r.package == package && r.scheduler == sched)
+        .unwrap_or_else(|| panic!("no VM result for {package}/{sched} on {}", kernel.display()))
+}
+
+/// Every cell where the offline `check` and the kernel in the VM disagree
+/// (loadable or not, and the variant chosen), one line each; panics when
+/// they disagree on whether the kernel has sched_ext.
+#[track_caller]
+pub fn disagreements(
+    offline: &scxpack::check::Matrix,
+    vm: &scxpack::vmtest::VmMatrix,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for cell in &offline.results {
+        let r = vm_result(vm, &cell.kernel_path, &cell.package, &cell.scheduler);
+        assert_eq!(
+            r.sched_ext, cell.sched_ext,
+            "{}: sched_ext presence",
+            cell.kernel
+        );
+        if cell.loadable != r.loaded || (r.loaded && cell.variant != r.variant) {
+            out.push(format!(
+                "{} / {}: check says {:?} ({}), the kernel says loaded={} variant={:?} ({})",
+                cell.kernel,
+                cell.scheduler,
+                cell.variant,
+                cell.reasons.join("; "),
+                r.loaded,
+                r.variant,
+                r.reason.as_deref().unwrap_or("ok")
+            ));
+        }
+    }
+    out
+}
+
+/// Every scheduler of `pkg` loads, runs `duration` seconds and detaches on
+/// every sched_ext kernel; kernels without sched_ext get the clear error.
+#[track_caller]
+pub fn assert_shipped_schedulers_ran(
+    vm: &scxpack::vmtest::VmMatrix,
+    pkg: &scxpack::package::Package,
+    duration: u32,
+) {
+    for r in vm.results.iter().filter(|r| r.package == pkg.manifest.name) {
+        if r.sched_ext {
+            assert!(
+                r.ok,
+                "{} / {} did not run cleanly: {:?}",
+                r.kernel, r.scheduler, r.reason
+            );
+            assert!(
+                r.ran_secs.unwrap_or(0.0) >= f64::from(duration) - 0.5,
+                "{} / {}",
+                r.kernel,
+                r.scheduler
+            );
+        } else {
+            assert_eq!(
+                r.exit_code,
+                Some(4),
+                "{} / {}: exit code without sched_ext",
+                r.kernel,
+                r.scheduler
+            );
+            let err = r.reason.as_deref().unwrap_or_default();
+            assert!(
+                err.contains("CONFIG_SCHED_CLASS_EXT"),
+                "{}: {err}",
+                r.kernel
+            );
+        }
+    }
+}

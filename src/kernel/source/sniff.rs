@@ -24,6 +24,19 @@ pub enum Format {
     Arm64,
 }
 
+impl Format {
+    /// The architecture a bootable image of this format is for: a bzImage is
+    /// `x86_64`, an arm64 `Image`/zboot is arm64; other formats say nothing.
+    #[must_use]
+    pub fn arch(self) -> Option<crate::kernel::Arch> {
+        match self {
+            Self::BzImage => Some(crate::kernel::Arch::X86_64),
+            Self::Arm64 => Some(crate::kernel::Arch::Arm64),
+            Self::Elf | Self::RawBtf | Self::Deb => None,
+        }
+    }
+}
+
 /// Tells the format of `bytes` from its first bytes; `None` if it is none.
 #[must_use]
 pub fn sniff(bytes: &[u8]) -> Option<Format> {
