@@ -46,7 +46,6 @@ fn kernels() -> Option<Vec<PathBuf>> {
 }
 
 #[test]
-#[ignore = "not yet proven whole: its one run (session 3) passed every switch on 6.12.117-scx but read the counter mid-write (fixed since, not rerun); run with --ignored"]
 fn switches_between_schedulers_and_modes_under_load() {
     let Some(kernels) = kernels() else {
         return;
