@@ -2,7 +2,9 @@
 # shipped sandbox (CAP_BPF and CAP_PERFMON only, @system-service + bpf):
 #   - it starts as a Type=dbus service owning org.scx.Loader;
 #   - root starts, switches and stops schedulers over D-Bus (scx_loader's
-#     methods) and over its socket (`scxpack switch`), and the kernel agrees;
+#     methods; its properties name the scheduler, the mode and the
+#     supported schedulers) and over its socket (`scxpack switch`), and the
+#     kernel agrees;
 #   - an unprivileged caller is refused by polkit (no agent, auth_admin) and
 #     the running scheduler is untouched;
 #   - stopping the service detaches the scheduler.
@@ -29,6 +31,21 @@ loader StartScheduler su scx_fair 0 || fail "StartScheduler failed"
 wait_for 30 state_is enabled || fail "sched_ext is $(scx_state) after StartScheduler"
 ops_is scxpack_fair || fail "root/ops is '$(scx_ops)' after StartScheduler"
 [ "$(current)" = 's "fair"' ] || fail "CurrentScheduler is $(current)"
+supported=$(busctl --system get-property org.scx.Loader /org/scx/Loader org.scx.Loader SupportedSchedulers)
+echo "SupportedSchedulers: $supported"
+for name in fair fifo interactive; do
+  echo "$supported" | grep -q "\"$name\"" || fail "SupportedSchedulers lacks $name: $supported"
+done
+# relay's decisions are made by scxpack-relay, which the daemon does not start.
+if echo "$supported" | grep -q '"relay"'; then fail "SupportedSchedulers offers relay: $supported"; fi
+
+# SwitchScheduler(s scx_name, u sched_mode) over D-Bus: mode 3 is lowlatency.
+loader SwitchScheduler su scx_interactive 3 || fail "SwitchScheduler failed"
+wait_for 30 ops_is scxpack_interactive || fail "root/ops is '$(scx_ops)' after SwitchScheduler"
+state_is enabled || fail "sched_ext is $(scx_state) after SwitchScheduler"
+[ "$(current)" = 's "interactive"' ] || fail "CurrentScheduler is $(current) after SwitchScheduler"
+mode=$(busctl --system get-property org.scx.Loader /org/scx/Loader org.scx.Loader SchedulerMode)
+[ "$mode" = "u 3" ] || fail "SchedulerMode is '$mode' after switching to lowlatency"
 
 # Switch through the socket, with a mode and a parameter: the kernel keeps
 # a scheduler of ours, and the daemon reports the gap.
