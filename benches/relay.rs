@@ -9,6 +9,8 @@
 //! image: `$SCXPACK_BENCH_KERNEL`, default
 //! `../shared/kernels/7.2.13+deb14/vmlinuz`).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -33,23 +35,6 @@ const WAIT_ENABLED: &str = "i=0; while [ $i -lt 300 ] && [ \"$(cat /sys/kernel/s
 /// Waits (up to 30 s) until sched_ext is disabled again, so that the next
 /// round starts from the kernel's own scheduler.
 const WAIT_DISABLED: &str = "i=0; while [ $i -lt 300 ] && [ \"$(cat /sys/kernel/sched_ext/state)\" != disabled ]; do sleep 0.1; i=$((i+1)); done";
-
-fn build_release(root: &Path) -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--release",
-            "--bin",
-            "scxpack",
-            "--bin",
-            "scxpack-relay",
-        ])
-        .current_dir(root)
-        .status()
-        .expect("cargo build");
-    assert!(status.success(), "release build failed");
-    root.join("target/release")
-}
 
 fn pack(scxpack: &Path, dir: &Path, name: &str) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -78,11 +63,6 @@ fn round(id: String, start: &str) -> GuestJob {
     GuestJob::new(id, ["sh", "-c", script.as_str()]).with_timeout(Duration::from_secs(120))
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
 /// The workload's figures of one round: (CPU iterations/s, wakeups/s),
 /// when the scheduler `ops` (a prefix of its ops name) was the one enabled.
 fn throughput(lines: &[String], ops: &str) -> Option<(f64, f64)> {
@@ -106,15 +86,10 @@ fn throughput(lines: &[String], ops: &str) -> Option<(f64, f64)> {
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let kernel = std::env::var_os("SCXPACK_BENCH_KERNEL").map_or_else(
-        || root.join("../shared/kernels/7.2.13+deb14/vmlinuz"),
-        PathBuf::from,
-    );
-    if !kernel.is_file() {
-        eprintln!("SKIPPED: no kernel image at {}", kernel.display());
+    let Some(kernel) = common::kernel(root) else {
         return;
-    }
-    let release = build_release(root);
+    };
+    let release = common::build_release(root, &["--bin", "scxpack", "--bin", "scxpack-relay"]);
     let dir = std::env::temp_dir().join(format!("scxpack-bench-relay-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let scxpack = release.join("scxpack");
@@ -175,8 +150,8 @@ fn report(run: &vm::KernelRun) {
     println!("relay  CPU iterations/s {relay_cpu:.0?}  wakeups/s {relay_wake:.0?}");
     println!(
         "relay / fair, medians: CPU {:.2}, wakeups {:.2}",
-        median(relay_cpu) / median(fair_cpu),
-        median(relay_wake) / median(fair_wake)
+        common::median(relay_cpu) / common::median(fair_cpu),
+        common::median(relay_wake) / common::median(fair_wake)
     );
     for job in run.jobs.iter().filter(|j| j.id.starts_with("relay-")) {
         let r = job

@@ -9,47 +9,21 @@
 //! `cargo bench --bench run_enable` (needs QEMU, busybox-static and a kernel
 //! image: `$SCXPACK_BENCH_KERNEL`, default `../shared/kernels/7.2.13+deb14/vmlinuz`).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
+use std::path::Path;
 use std::time::Duration;
 
 use scxpack::vm::{self, Accel, GuestBinary, GuestJob, VmConfig};
 
 const ROUNDS: usize = 5;
 
-fn build_release(root: &Path) -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--release",
-            "--bin",
-            "scxpack",
-            "--example",
-            "minimal_loader",
-        ])
-        .current_dir(root)
-        .status()
-        .expect("cargo build");
-    assert!(status.success(), "release build failed");
-    root.join("target/release")
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let kernel = std::env::var_os("SCXPACK_BENCH_KERNEL").map_or_else(
-        || root.join("../shared/kernels/7.2.13+deb14/vmlinuz"),
-        PathBuf::from,
-    );
-    if !kernel.is_file() {
-        eprintln!("SKIPPED: no kernel image at {}", kernel.display());
+    let Some(kernel) = common::kernel(root) else {
         return;
-    }
-    let release = build_release(root);
+    };
+    let release = common::build_release(root, &["--bin", "scxpack", "--example", "minimal_loader"]);
     let object = root.join("bpf-objects/fifo/fifo.bpf.o");
     let minimal = release.join("examples/minimal_loader");
     let mut jobs = Vec::new();
@@ -107,15 +81,15 @@ fn main() {
     );
     println!(
         "scxpack run   enable ms: {ours:?}  median {:.0}",
-        median(ours.clone())
+        common::median(ours.clone())
     );
     println!(
         "minimal load  enable ms: {theirs:?}  median {:.0}",
-        median(theirs.clone())
+        common::median(theirs.clone())
     );
     let cold = ours[0];
-    let warm = median(ours[1..].to_vec());
-    let base = median(theirs);
+    let warm = common::median(ours[1..].to_vec());
+    let base = common::median(theirs);
     println!(
         "ratio cold (round 1, BTF read) / median minimal: {:.2}",
         cold / base
@@ -126,7 +100,7 @@ fn main() {
     );
     println!(
         "scxpack run resident set while running: median {:.0} KiB",
-        median(rss)
+        common::median(rss)
     );
     print_phases(run);
 }
