@@ -36,6 +36,17 @@ const SAMPLES: [&str; 8] = [
 ];
 const SOURCE: &str = "linux-source-7.2";
 
+/// The tests of this file share one work directory (its private apt state,
+/// the source tree, the built samples) and boot two guests each: they run
+/// one at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Fetches the source package and extracts what the samples' build reads.
 fn fetch(work: &Path) -> Option<PathBuf> {
     let tree = work.join(SOURCE);
@@ -238,6 +249,7 @@ fn assert_agree(cell: &CellResult, vm: &VmResult) {
 
 #[test]
 fn check_agrees_with_every_kernel_on_the_7_2_samples() {
+    let _serial = one_at_a_time();
     let Some(dir) = common::kernels() else { return };
     let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kernel-samples-72");
     std::fs::create_dir_all(&work).unwrap();
@@ -317,6 +329,7 @@ fn pair_example() -> Option<PathBuf> {
 /// report, the guest timeout), and the example refuses with that reason.
 #[test]
 fn scx_pair_runs_through_the_library_example() {
+    let _serial = one_at_a_time();
     let Some(dir) = common::kernels() else { return };
     let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kernel-samples-72");
     std::fs::create_dir_all(&work).unwrap();
