@@ -274,3 +274,20 @@ fn timer_object_shows_its_timer_map_sizes_and_no_arena() {
         "{out}"
     );
 }
+
+/// Every object built with compat/scx defines every `__SCX_*` slot; only a
+/// relocation says the code reads one. relay inserts with SCX_DSQ_LOCAL_ON
+/// and never kick-waits.
+#[test]
+fn enum_slots_are_referenced_only_where_the_code_reads_them() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf-objects/relay/relay.bpf.o");
+    let req = Requirements::from_path(&path).expect("inspect relay");
+    let slot = |name: &str| {
+        req.enum_slots()
+            .find(|v| v.name == name)
+            .unwrap_or_else(|| panic!("no slot {name}"))
+            .referenced
+    };
+    assert!(slot("__SCX_DSQ_LOCAL_ON"));
+    assert!(!slot("__SCX_KICK_WAIT"));
+}

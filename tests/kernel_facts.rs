@@ -184,3 +184,20 @@ fn every_image_parses_with_sane_facts() {
         }
     }
 }
+
+/// `struct scx_rq` has `kick_sync` from 6.19 on (bpftool: 6.12.117-scx to
+/// 6.18.15 show `pnt_seq` only); before that SCX_KICK_WAIT is waited for in
+/// hard IRQ. A kernel without sched_ext has no `scx_rq` and no such wait.
+#[test]
+fn kick_wait_is_waited_for_in_irq_before_6_19() {
+    for (name, in_irq) in [
+        ("6.12.117+deb13", false),
+        ("6.12.117-scx", true),
+        ("6.18.15+deb13", true),
+        ("6.19.14+deb13", false),
+        ("7.2.13+deb14", false),
+    ] {
+        let Some(f) = facts(name) else { return };
+        assert_eq!(f.kick_wait_in_irq, in_irq, "{name}");
+    }
+}

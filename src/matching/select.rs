@@ -86,9 +86,10 @@ impl Selection {
         Selection { judged, chosen }
     }
 
-    /// The selection once the manifest's setup has given `maps` their
-    /// `max_entries` (its `max_entries` steps): refusals for those maps
-    /// being unsized no longer hold, and a note says why.
+    /// The selection once `maps` get their `max_entries` before load (a
+    /// manifest's `max_entries` steps, or a library caller's own setup):
+    /// refusals for those maps being unsized no longer hold, and a note
+    /// names the maps that were lifted.
     #[must_use]
     pub fn with_sized_maps(self, maps: &BTreeSet<&str>) -> Self {
         if maps.is_empty() {
@@ -99,14 +100,18 @@ impl Selection {
             .into_iter()
             .map(|j| {
                 let mut a = j.assessment;
-                let before = a.reasons.len();
-                a.reasons.retain(
-                    |r| !matches!(r, Reason::MapUnsized { map, .. } if maps.contains(map.as_str())),
-                );
-                if a.reasons.len() < before {
+                let mut lifted = Vec::new();
+                a.reasons.retain(|r| match r {
+                    Reason::MapUnsized { map, .. } if maps.contains(map.as_str()) => {
+                        lifted.push(map.clone());
+                        false
+                    }
+                    _ => true,
+                });
+                if !lifted.is_empty() {
                     a.note(format!(
-                        "the manifest's setup sizes {} (max_entries steps)",
-                        maps.iter().copied().collect::<Vec<_>>().join(", ")
+                        "unsized in the object, sized before load by the setup: {}",
+                        lifted.join(", ")
                     ));
                 }
                 (j.variant, a)

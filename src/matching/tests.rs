@@ -921,7 +921,7 @@ fn a_setup_that_sizes_the_map_lifts_only_that_refusal() {
             .assessment
             .notes
             .iter()
-            .any(|n| n.contains("setup sizes pair_ctx")),
+            .any(|n| n.ends_with("sized before load by the setup: pair_ctx")),
         "{:?}",
         s.judged[1].assessment.notes
     );
