@@ -115,10 +115,15 @@ fn print_phases(run: &vm::KernelRun) {
                 .map_or_else(|| "?".into(), ToString::to_string)
         };
         println!(
-            "  {}: select {} (cache hit {}), open {}, load {}, attach->enabled {}",
+            "  {}: select {} (cache hit {}; read {}, BTF mapped {}, parse {}, judge {}), \
+             open {}, load {}, attach->enabled {}",
             job.id,
             get("select_ms"),
             get("cache_hit"),
+            get("read_ms"),
+            get("btf_mapped"),
+            get("parse_ms"),
+            get("judge_ms"),
             get("open_ms"),
             get("load_ms"),
             get("attach_ms")

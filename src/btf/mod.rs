@@ -223,6 +223,12 @@ impl<'a> Btf<'a> {
         std::str::from_utf8(&rest[..end]).unwrap_or("")
     }
 
+    /// The first byte of the string at `offset` (`None` past the end).
+    #[must_use]
+    pub fn str_byte(&self, offset: u32) -> Option<u8> {
+        self.strings.get(offset as usize).copied()
+    }
+
     /// Whether the string at `offset` starts with `prefix`, without measuring it.
     #[must_use]
     pub fn str_starts_with(&self, offset: u32, prefix: &str) -> bool {

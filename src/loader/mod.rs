@@ -27,7 +27,7 @@ pub use globals::SetupError;
 pub use libbpf_log::classify;
 pub use params::{ParamError, parse_assignment as parse_param, value_fits as param_value_fits};
 pub use preflight::{PreflightError, privileges as check_privileges};
-pub use report::{Outcome, Phases, RunFailure, RunRecord, RunReport, Skipped};
+pub use report::{Outcome, Phases, RunFailure, RunRecord, RunReport, SelectPhases, Skipped};
 pub use stages::{
     AttachedScheduler, Choice, Detached, LoadedScheduler, OpenScheduler, SelectOptions, Selected,
     install_libbpf_log, install_signal_handlers, stop_requested,
@@ -233,11 +233,7 @@ fn start_variant<'p>(
     root: &System,
 ) -> Result<(AttachedScheduler<'p>, Phases), LoadError> {
     let mut clock = Instant::now();
-    let mut lap = || {
-        let ms = clock.elapsed().as_millis() as u64;
-        clock = Instant::now();
-        ms
-    };
+    let mut lap = || stages::lap(&mut clock);
     let mut open = selected.open(choice, root)?;
     setup::apply(&mut open, &selected.scheduler.setup, root)?;
     for (name, value) in params {
@@ -248,8 +244,7 @@ fn start_variant<'p>(
     let load_ms = lap();
     let running = loaded.attach(root)?;
     let phases = Phases {
-        select_ms: selected.select_ms,
-        cache_hit: selected.cache_hit,
+        select: selected.phases,
         open_ms,
         load_ms,
         attach_ms: lap(),

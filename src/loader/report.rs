@@ -66,16 +66,36 @@ pub struct RunReport {
 /// Milliseconds spent in each step from `run` start to `enabled`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Phases {
-    /// Reading the kernel and judging the variants (or reading this boot's cache).
-    pub select_ms: u64,
-    /// The verdicts came from this boot's cache under `/run/scxpack`.
-    pub cache_hit: bool,
+    #[serde(flatten)]
+    pub select: SelectPhases,
     /// libbpf open and our shims.
     pub open_ms: u64,
     /// libbpf load: relocations, map creation, the verifier.
     pub load_ms: u64,
     /// struct_ops attach until sched_ext reports `enabled`.
     pub attach_ms: u64,
+}
+
+/// Where the variant selection's time went. The parts are zero when the
+/// verdicts came from this boot's cache.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SelectPhases {
+    /// Reading the kernel and judging the variants (or reading this boot's cache).
+    pub select_ms: u64,
+    /// The verdicts came from this boot's cache under `/run/scxpack`.
+    pub cache_hit: bool,
+    /// Reading the running kernel's BTF and config.
+    #[serde(default)]
+    pub read_ms: u64,
+    /// The BTF was mapped from sysfs (6.16+) rather than copied.
+    #[serde(default)]
+    pub btf_mapped: bool,
+    /// Parsing the BTF, deriving the kernel's facts, indexing the CO-RE types.
+    #[serde(default)]
+    pub parse_ms: u64,
+    /// Matching the variants against the kernel.
+    #[serde(default)]
+    pub judge_ms: u64,
 }
 
 impl RunReport {

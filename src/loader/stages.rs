@@ -42,7 +42,7 @@ use super::boot_cache::{self, BootCache};
 use super::error::{LoadError, LoadStep, RunError, ShimError};
 use super::exit_info::ExitInfo;
 use super::globals::{self, SetupError};
-use super::report::Skipped;
+use super::report::{SelectPhases, Skipped};
 use super::watch::{self, Ended};
 use super::{libbpf_log, open, preflight};
 use crate::kernel::{CoreIndex, Kconfig, KernelError, KernelTarget};
@@ -86,10 +86,8 @@ pub struct Selected<'p> {
     /// Every judged variant, the chosen one and the skipped ones with reasons.
     pub selection: Selection,
     attempts: Vec<Choice<'p>>,
-    /// Milliseconds spent reading the kernel and judging the variants.
-    pub select_ms: u64,
-    /// The verdicts came from this boot's cache (no BTF read).
-    pub cache_hit: bool,
+    /// Where the time reading the kernel and judging the variants went.
+    pub phases: SelectPhases,
 }
 
 impl<'p> Selected<'p> {
@@ -104,11 +102,11 @@ impl<'p> Selected<'p> {
         let scheduler = pick_scheduler(package, opts.scheduler.as_deref())?;
         let variants = candidates(scheduler, opts.variant.as_deref())?;
         let started = Instant::now();
-        let (selection, cache_hit) = judge(&variants, root)?;
+        let (selection, mut phases) = judge(&variants, root)?;
         let mut sized = crate::package::setup::sized_maps(&scheduler.setup);
         sized.extend(opts.sized_maps.iter().map(String::as_str));
         let selection = selection.with_sized_maps(&sized);
-        let select_ms = started.elapsed().as_millis() as u64;
+        phases.select_ms = millis(started);
         let attempts: Vec<Choice<'p>> = selection
             .attempts(opts.force)
             .into_iter()
@@ -130,8 +128,7 @@ impl<'p> Selected<'p> {
             scheduler,
             selection,
             attempts,
-            select_ms,
-            cache_hit,
+            phases,
         })
     }
 
@@ -424,7 +421,9 @@ pub fn install_libbpf_log(verbose: bool) {
 /// Judges `variants` on the running kernel: from this boot's cache when it
 /// knows them all, else by reading and parsing the kernel's BTF once (and
 /// remembering the verdicts). Fails when the kernel cannot take a scheduler.
-fn judge(variants: &[&Variant], root: &System) -> Result<(Selection, bool), RunError> {
+/// Judges `variants` on the running kernel, or takes this boot's verdicts
+/// from the cache; says where the time went.
+fn judge(variants: &[&Variant], root: &System) -> Result<(Selection, SelectPhases), RunError> {
     let keys: Vec<String> = variants
         .iter()
         .map(|v| boot_cache::variant_key(v))
@@ -434,21 +433,36 @@ fn judge(variants: &[&Variant], root: &System) -> Result<(Selection, bool), RunE
     if let Some(hit) = cache.as_ref().and_then(|c| c.lookup(&keys)) {
         preflight::kernel_ready(hit.release.as_deref(), hit.sched_ext, sysfs.as_ref())?;
         let names = variants.iter().map(|v| v.name.clone());
+        let phases = SelectPhases {
+            cache_hit: true,
+            ..SelectPhases::default()
+        };
         return Ok((
             Selection::from_assessments(names.zip(hit.assessments).collect()),
-            true,
+            phases,
         ));
     }
+    let mut clock = Instant::now();
     let live = root.kernel().map_err(KernelError::from)?;
+    let kconfig = Kconfig::running(root, live.release.as_deref());
+    let read_ms = lap(&mut clock);
     let roots = matching::core_roots(variants.iter().map(|v| &v.requirements));
     let kernel = KernelTarget::build(
         &live.btf,
         &root.path(std::path::Path::new(SYS_BTF)),
         live.release.clone(),
-        Kconfig::running(root, live.release.as_deref()),
+        kconfig,
         CoreIndex::Names(&roots),
     )?;
+    let parse_ms = lap(&mut clock);
     let selection = matching::select(variants.iter().copied(), &kernel.view());
+    let phases = SelectPhases {
+        read_ms,
+        btf_mapped: live.btf.is_mapped(),
+        parse_ms,
+        judge_ms: lap(&mut clock),
+        ..SelectPhases::default()
+    };
     if let Some(cache) = &mut cache {
         let judged = selection.judged.iter().map(|j| j.assessment.clone());
         cache.store(
@@ -462,7 +476,18 @@ fn judge(variants: &[&Variant], root: &System) -> Result<(Selection, bool), RunE
         kernel.facts.sched_ext,
         sysfs.as_ref(),
     )?;
-    Ok((selection, false))
+    Ok((selection, phases))
+}
+
+fn millis(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Milliseconds since `clock`, which restarts.
+pub(super) fn lap(clock: &mut Instant) -> u64 {
+    let ms = millis(*clock);
+    *clock = Instant::now();
+    ms
 }
 
 pub(super) fn pick_scheduler<'p>(

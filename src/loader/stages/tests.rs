@@ -21,8 +21,7 @@ fn open(pkg: &Package) -> OpenScheduler<'_> {
         scheduler,
         selection: Selection::from_assessments(Vec::new()),
         attempts: Vec::new(),
-        select_ms: 0,
-        cache_hit: false,
+        phases: SelectPhases::default(),
     };
     let choice = Choice {
         variant: &scheduler.variants[0],
