@@ -23,6 +23,8 @@ pub use run::open_package;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::OnceLock;
+use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 
@@ -86,9 +88,17 @@ enum Command {
     Info(package::InfoArgs),
 }
 
+/// When this command began (what `run` counts its `enable_ms` from).
+static STARTED: OnceLock<Instant> = OnceLock::new();
+
+fn started() -> Instant {
+    *STARTED.get_or_init(Instant::now)
+}
+
 /// Entry point of the `scxpack` binary.
 #[must_use]
 pub fn main() -> ExitCode {
+    STARTED.get_or_init(Instant::now);
     // `scxpack generate ...` is parsed on its own so that the man pages and
     // completions it writes describe the user-facing commands only.
     if std::env::args_os().nth(1).is_some_and(|a| a == "generate") {

@@ -92,6 +92,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         max_restarts: args.max_restarts,
         verbose: args.verbose,
         force: args.force,
+        started: Some(super::started()),
     };
     let report = match loader::run(&pkg, &opts, &System::default()) {
         Ok(r) => r,

@@ -58,13 +58,17 @@ pub struct RunOptions {
     /// the verifier) gives its own verdict: what `vmtest` uses to prove
     /// `check` right.
     pub force: bool,
+    /// When the caller began (the command line's start, before it opened
+    /// the package): `enable_ms` counts from here. `None`: from the call.
+    pub started: Option<Instant>,
 }
 
 /// Loads a scheduler from `pkg` on the running kernel and watches it: the
 /// stages of [`Selected`] in order, falling back to the next variant when
 /// the kernel refuses one, and reloading when the scheduler asks for it.
 pub fn run(pkg: &Package, opts: &RunOptions, root: &System) -> Result<RunReport, RunError> {
-    let start = Instant::now();
+    let start = opts.started.unwrap_or_else(Instant::now);
+    let package_ms = stages::millis(start);
     install_libbpf_log(opts.verbose);
     install_signal_handlers();
     if !opts.force {
@@ -90,7 +94,8 @@ pub fn run(pkg: &Package, opts: &RunOptions, root: &System) -> Result<RunReport,
     }
     let mut restarts = 0;
     loop {
-        let report = run_first(&selected, &values, root, opts, start)?;
+        let mut report = run_first(&selected, &values, root, opts, start)?;
+        report.phases.package_ms = package_ms;
         let wants_restart = report.exit.as_ref().is_some_and(ExitInfo::wants_restart);
         if report.outcome == Outcome::Ejected && wants_restart && restarts < opts.max_restarts {
             restarts += 1;
@@ -244,6 +249,7 @@ fn start_variant<'p>(
     let load_ms = lap();
     let running = loaded.attach(root)?;
     let phases = Phases {
+        package_ms: 0,
         select: selected.phases,
         open_ms,
         load_ms,

@@ -48,7 +48,8 @@ pub struct RunReport {
     pub shims: Vec<String>,
     /// The scheduler attached and sched_ext reported it enabled.
     pub loaded: bool,
-    /// Milliseconds from `run` start to sched_ext state `enabled`.
+    /// Milliseconds from the caller's start ([`super::RunOptions::started`],
+    /// else the call to `run`) to sched_ext state `enabled`.
     pub enable_ms: u64,
     pub enabled_seen: bool,
     pub ran_secs: f64,
@@ -66,6 +67,10 @@ pub struct RunReport {
 /// Milliseconds spent in each step from `run` start to `enabled`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Phases {
+    /// Before the loader was called: the command line, opening and
+    /// verifying the package (0 when the caller gave no start time).
+    #[serde(default)]
+    pub package_ms: u64,
     #[serde(flatten)]
     pub select: SelectPhases,
     /// libbpf open and our shims.

@@ -479,7 +479,7 @@ fn judge(variants: &[&Variant], root: &System) -> Result<(Selection, SelectPhase
     Ok((selection, phases))
 }
 
-fn millis(since: Instant) -> u64 {
+pub(super) fn millis(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
