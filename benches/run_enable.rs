@@ -50,11 +50,7 @@ fn main() {
         ));
         jobs.push(GuestJob::new(
             format!("minimal-{i}"),
-            [
-                "/tmp/m",
-                "/pkg/fifo.bpf.o",
-                "1",
-            ],
+            ["/tmp/m", "/pkg/fifo.bpf.o", "1"],
         ));
     }
     let cfg = VmConfig {
