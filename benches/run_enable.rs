@@ -120,14 +120,15 @@ fn print_phases(run: &vm::KernelRun) {
                 .map_or_else(|| "?".into(), ToString::to_string)
         };
         println!(
-            "  {}: package {}, select {} (cache hit {}; read {}, BTF mapped {}, parse {}, \
-             judge {}), open {}, load {}, attach->enabled {}",
+            "  {}: package {}, select {} (cache hit {}; read {}, BTF mapped {}, read ahead {}, \
+             parse {}, judge {}), open {}, load {}, attach->enabled {}",
             job.id,
             get("package_ms"),
             get("select_ms"),
             get("cache_hit"),
             get("read_ms"),
             get("btf_mapped"),
+            get("read_ahead"),
             get("parse_ms"),
             get("judge_ms"),
             get("open_ms"),

@@ -189,9 +189,9 @@ fn parse_run_alone(mut argv: impl Iterator<Item = std::ffi::OsString>) -> Option
     let matches = command
         .try_get_matches_from(std::iter::once("run".into()).chain(argv))
         .ok()?;
-    let args = run::Args::from_arg_matches(&matches).ok()?;
+    let run = run::Args::from_arg_matches(&matches).ok()?;
     Some(Cli {
-        command: Command::Run(args),
+        command: Command::Run(run),
     })
 }
 

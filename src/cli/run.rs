@@ -78,6 +78,8 @@ pub fn open_package(target: &str, root: &Path) -> anyhow::Result<Package> {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    // The kernel is read while the package is opened and verified.
+    let kernel = loader::KernelPrefetch::start(&System::default());
     let pkg = open_package(&args.target, &args.root)?;
     let mut scheduler = args.scheduler.clone();
     if scheduler.is_none() && !super::names_a_file(&args.target) {
@@ -94,7 +96,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         force: args.force,
         started: Some(super::started()),
     };
-    let report = match loader::run(&pkg, &opts, &System::default()) {
+    let report = match loader::run_with_kernel(&pkg, &opts, &System::default(), kernel) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("scxpack: error: {e}");

@@ -38,6 +38,13 @@ pub enum CoreIndex<'n> {
     Names(&'n HashSet<&'n str>),
 }
 
+fn parse<'a>(btf: &'a [u8], origin: &Path) -> Result<Btf<'a>, KernelError> {
+    Btf::parse(btf).map_err(|source| KernelError::Btf {
+        path: origin.to_path_buf(),
+        source,
+    })
+}
+
 impl<'a> KernelTarget<'a> {
     /// Parses `btf` (read from `origin`, named in errors) once and derives
     /// everything matching needs from it.
@@ -48,22 +55,50 @@ impl<'a> KernelTarget<'a> {
         kconfig: Option<Kconfig>,
         core: CoreIndex<'_>,
     ) -> Result<Self, KernelError> {
-        let parsed = Btf::parse(btf).map_err(|source| KernelError::Btf {
-            path: origin.to_path_buf(),
-            source,
-        })?;
+        let parsed = parse(btf, origin)?;
         let facts = KernelFacts::from_btf(&parsed, release);
+        Ok(Self::assemble(parsed, facts, kconfig, core))
+    }
+
+    /// [`KernelTarget::build`] with the facts already derived from `btf`
+    /// (on another thread, say): the BTF is parsed again only to index the
+    /// CO-RE types, and not at all when none are asked for.
+    pub fn with_facts(
+        btf: &'a [u8],
+        origin: &Path,
+        facts: KernelFacts,
+        kconfig: Option<Kconfig>,
+        core: CoreIndex<'_>,
+    ) -> Result<Self, KernelError> {
+        match core {
+            CoreIndex::Names(names) if !names.is_empty() => {
+                Ok(Self::assemble(parse(btf, origin)?, facts, kconfig, core))
+            }
+            CoreIndex::Names(_) | CoreIndex::Skip => Ok(KernelTarget {
+                facts,
+                types: None,
+                kconfig,
+            }),
+        }
+    }
+
+    fn assemble(
+        parsed: Btf<'a>,
+        facts: KernelFacts,
+        kconfig: Option<Kconfig>,
+        core: CoreIndex<'_>,
+    ) -> Self {
         let types = match core {
             CoreIndex::Names(names) if !names.is_empty() => {
                 Some(KernelTypes::for_names(parsed, names))
             }
             CoreIndex::Names(_) | CoreIndex::Skip => None,
         };
-        Ok(KernelTarget {
+        KernelTarget {
             facts,
             types,
             kconfig,
-        })
+        }
     }
 
     /// The kernel as matching reads it.

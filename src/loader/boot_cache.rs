@@ -53,6 +53,15 @@ pub(super) struct Hit {
 impl BootCache {
     /// The cache of this boot and kernel, read when there is a trusted one;
     /// `None` when no key can be made (no boot id, no kernel BTF).
+    /// Whether this boot's cache file exists (without reading it).
+    pub(super) fn exists(root: &System) -> bool {
+        boot_key(root).is_some_and(|key| {
+            root.path(Path::new(RUN_CACHE))
+                .join(format!("{key}.json"))
+                .exists()
+        })
+    }
+
     pub(super) fn open(root: &System) -> Option<Self> {
         let key = boot_key(root)?;
         let dir = root.path(Path::new(RUN_CACHE));

@@ -12,6 +12,7 @@ mod globals;
 mod libbpf_log;
 mod open;
 mod params;
+mod prefetch;
 mod preflight;
 mod report;
 pub mod setup;
@@ -26,6 +27,7 @@ pub use exit_info::ExitInfo;
 pub use globals::SetupError;
 pub use libbpf_log::classify;
 pub use params::{ParamError, parse_assignment as parse_param, value_fits as param_value_fits};
+pub use prefetch::KernelPrefetch;
 pub use preflight::{PreflightError, privileges as check_privileges};
 pub use report::{Outcome, Phases, RunFailure, RunRecord, RunReport, SelectPhases, Skipped};
 pub use stages::{
@@ -67,6 +69,17 @@ pub struct RunOptions {
 /// stages of [`Selected`] in order, falling back to the next variant when
 /// the kernel refuses one, and reloading when the scheduler asks for it.
 pub fn run(pkg: &Package, opts: &RunOptions, root: &System) -> Result<RunReport, RunError> {
+    run_with_kernel(pkg, opts, root, None)
+}
+
+/// [`run`] with the running kernel already being read ([`KernelPrefetch`],
+/// started before the caller opened the package).
+pub fn run_with_kernel(
+    pkg: &Package,
+    opts: &RunOptions,
+    root: &System,
+    kernel: Option<KernelPrefetch>,
+) -> Result<RunReport, RunError> {
     let start = opts.started.unwrap_or_else(Instant::now);
     let package_ms = stages::millis(start);
     install_libbpf_log(opts.verbose);
@@ -88,7 +101,7 @@ pub fn run(pkg: &Package, opts: &RunOptions, root: &System) -> Result<RunReport,
         opts.mode.as_deref(),
         &opts.params,
     )?;
-    let selected = Selected::for_running_kernel(pkg, &select, root)?;
+    let selected = Selected::for_running_kernel_with(pkg, &select, root, kernel)?;
     if !opts.force {
         refuse_dependency(&selected)?;
     }

@@ -95,6 +95,10 @@ pub struct SelectPhases {
     /// The BTF was mapped from sysfs (6.16+) rather than copied.
     #[serde(default)]
     pub btf_mapped: bool,
+    /// The kernel was read on a thread of its own while the package was
+    /// opened (`read_ms` and part of `parse_ms` overlapped with that).
+    #[serde(default)]
+    pub read_ahead: bool,
     /// Parsing the BTF, deriving the kernel's facts, indexing the CO-RE types.
     #[serde(default)]
     pub parse_ms: u64,

@@ -42,10 +42,11 @@ use super::boot_cache::{self, BootCache};
 use super::error::{LoadError, LoadStep, RunError, ShimError};
 use super::exit_info::ExitInfo;
 use super::globals::{self, SetupError};
+use super::prefetch::{self, KernelPrefetch};
 use super::report::{SelectPhases, Skipped};
 use super::watch::{self, Ended};
 use super::{libbpf_log, open, preflight};
-use crate::kernel::{CoreIndex, Kconfig, KernelError, KernelTarget};
+use crate::kernel::{CoreIndex, KernelTarget};
 use crate::live::{SYS_BTF, System};
 use crate::matching::{self, Assessment, Selection};
 use crate::object::{GlobalType, Globals, Scalar, Value};
@@ -99,10 +100,22 @@ impl<'p> Selected<'p> {
         opts: &SelectOptions,
         root: &System,
     ) -> Result<Self, RunError> {
+        Self::for_running_kernel_with(package, opts, root, None)
+    }
+
+    /// [`Selected::for_running_kernel`] taking the kernel from `kernel`
+    /// when it is being read already and the verdicts are not in this
+    /// boot's cache.
+    pub fn for_running_kernel_with(
+        package: &'p Package,
+        opts: &SelectOptions,
+        root: &System,
+        kernel: Option<KernelPrefetch>,
+    ) -> Result<Self, RunError> {
         let scheduler = pick_scheduler(package, opts.scheduler.as_deref())?;
         let variants = candidates(scheduler, opts.variant.as_deref())?;
         let started = Instant::now();
-        let (selection, mut phases) = judge(&variants, root)?;
+        let (selection, mut phases) = judge(&variants, root, kernel)?;
         let mut sized = crate::package::setup::sized_maps(&scheduler.setup);
         sized.extend(opts.sized_maps.iter().map(String::as_str));
         let selection = selection.with_sized_maps(&sized);
@@ -423,7 +436,11 @@ pub fn install_libbpf_log(verbose: bool) {
 /// remembering the verdicts). Fails when the kernel cannot take a scheduler.
 /// Judges `variants` on the running kernel, or takes this boot's verdicts
 /// from the cache; says where the time went.
-fn judge(variants: &[&Variant], root: &System) -> Result<(Selection, SelectPhases), RunError> {
+fn judge(
+    variants: &[&Variant],
+    root: &System,
+    prefetch: Option<KernelPrefetch>,
+) -> Result<(Selection, SelectPhases), RunError> {
     let keys: Vec<String> = variants
         .iter()
         .map(|v| boot_cache::variant_key(v))
@@ -443,22 +460,28 @@ fn judge(variants: &[&Variant], root: &System) -> Result<(Selection, SelectPhase
         ));
     }
     let mut clock = Instant::now();
-    let live = root.kernel().map_err(KernelError::from)?;
-    let kconfig = Kconfig::running(root, live.release.as_deref());
-    let read_ms = lap(&mut clock);
+    let origin = root.path(std::path::Path::new(SYS_BTF));
     let roots = matching::core_roots(variants.iter().map(|v| &v.requirements));
-    let kernel = KernelTarget::build(
-        &live.btf,
-        &root.path(std::path::Path::new(SYS_BTF)),
-        live.release.clone(),
-        kconfig,
-        CoreIndex::Names(&roots),
-    )?;
-    let parse_ms = lap(&mut clock);
+    let core = CoreIndex::Names(&roots);
+    let read_ahead = prefetch.is_some();
+    let (live, kernel, read_ms, parse_ms);
+    if let Some(prefetch) = prefetch {
+        let read = prefetch.join()?;
+        live = read.live;
+        kernel = KernelTarget::with_facts(&live.btf, &origin, read.facts, read.kconfig, core)?;
+        (read_ms, parse_ms) = (read.read_ms, read.parse_ms + lap(&mut clock));
+    } else {
+        let kconfig;
+        (live, kconfig) = prefetch::read_live(root)?;
+        read_ms = lap(&mut clock);
+        kernel = KernelTarget::build(&live.btf, &origin, live.release.clone(), kconfig, core)?;
+        parse_ms = lap(&mut clock);
+    }
     let selection = matching::select(variants.iter().copied(), &kernel.view());
     let phases = SelectPhases {
         read_ms,
         btf_mapped: live.btf.is_mapped(),
+        read_ahead,
         parse_ms,
         judge_ms: lap(&mut clock),
         ..SelectPhases::default()
