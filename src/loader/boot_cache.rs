@@ -115,12 +115,19 @@ impl BootCache {
     }
 }
 
-/// The key of one variant's assessment: its object, policy and requirements.
-pub(super) fn variant_key(v: &Variant) -> String {
+/// The key of one variant's assessment: its object, policy and
+/// requirements. A bare object's requirements and policy are what this
+/// scxpack (whose version is in the boot key) reads from the object, so
+/// its sha256 says it all, and nothing needs rendering as JSON.
+pub(super) fn variant_key(v: &Variant, bare: bool) -> String {
     let mut h = Sha256::new();
     h.update(v.sha256.as_bytes());
-    h.update(serde_json::to_vec(&v.policy).unwrap_or_default());
-    h.update(serde_json::to_vec(&v.requirements).unwrap_or_default());
+    if bare {
+        h.update(b"bare object");
+    } else {
+        h.update(serde_json::to_vec(&v.policy).unwrap_or_default());
+        h.update(serde_json::to_vec(&v.requirements).unwrap_or_default());
+    }
     hex(&h.finalize())
 }
 
@@ -186,6 +193,24 @@ mod tests {
             present: true,
         });
         a
+    }
+
+    /// A bare object's key is its sha256 alone; a package variant's also
+    /// covers the requirements and policy its manifest states.
+    #[test]
+    fn variant_keys_follow_what_decides_the_verdict() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf-objects/fifo/fifo.bpf.o");
+        let bytes = std::fs::read(&path).unwrap();
+        let pkg = crate::package::Package::from_object_bytes(&path, bytes).unwrap();
+        let v = &pkg.manifest.schedulers[0].variants[0];
+        let mut edited = v.clone();
+        edited.requirements.kfuncs.clear();
+        assert_eq!(variant_key(v, true), variant_key(&edited, true));
+        assert_ne!(variant_key(v, false), variant_key(&edited, false));
+        assert_ne!(variant_key(v, true), variant_key(v, false));
+        let mut other = v.clone();
+        other.sha256 = "0".repeat(64);
+        assert_ne!(variant_key(v, true), variant_key(&other, true));
     }
 
     #[test]

@@ -115,7 +115,7 @@ impl<'p> Selected<'p> {
         let scheduler = pick_scheduler(package, opts.scheduler.as_deref())?;
         let variants = candidates(scheduler, opts.variant.as_deref())?;
         let started = Instant::now();
-        let (selection, mut phases) = judge(&variants, root, kernel)?;
+        let (selection, mut phases) = judge((&variants, package.is_bare_object()), root, kernel)?;
         let mut sized = crate::package::setup::sized_maps(&scheduler.setup);
         sized.extend(opts.sized_maps.iter().map(String::as_str));
         let selection = selection.with_sized_maps(&sized);
@@ -437,13 +437,13 @@ pub fn install_libbpf_log(verbose: bool) {
 /// Judges `variants` on the running kernel, or takes this boot's verdicts
 /// from the cache; says where the time went.
 fn judge(
-    variants: &[&Variant],
+    (variants, bare): (&[&Variant], bool),
     root: &System,
     prefetch: Option<KernelPrefetch>,
 ) -> Result<(Selection, SelectPhases), RunError> {
     let keys: Vec<String> = variants
         .iter()
-        .map(|v| boot_cache::variant_key(v))
+        .map(|v| boot_cache::variant_key(v, bare))
         .collect();
     let mut cache = BootCache::open(root);
     let sysfs = root.sched_ext();

@@ -404,10 +404,11 @@ impl Package {
                 expected: "a signed package (a bare .bpf.o has no manifest to sign: pack it with `scxpack pack`)".to_string(),
             });
         }
-        let manifest_json = self.manifest_json();
+        // The manifest's bytes are only rendered when there is a signature
+        // to check them against (a bare object's never are).
         signature::check(
             &self.manifest.name,
-            &manifest_json,
+            || self.manifest_json(),
             self.signature.as_ref(),
             keys,
             policy,

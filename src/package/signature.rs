@@ -349,7 +349,8 @@ pub fn read_signature(file: &Path) -> Result<Option<Signature>, SignatureError> 
     Signature::parse(file, &text).map(Some)
 }
 
-/// Checks `manifest_json` of package `package` (its name, for messages)
+/// Checks the manifest of package `package` (its name, for messages; its
+/// bytes rendered by `manifest_json` only when a key can check them)
 /// against `signature` with `keys`, under `policy`.
 ///
 /// A signature that does not verify with the key it names is always
@@ -357,7 +358,7 @@ pub fn read_signature(file: &Path) -> Result<Option<Signature>, SignatureError> 
 /// refused when the policy requires signatures and accepted otherwise.
 pub fn check(
     package: &str,
-    manifest_json: &[u8],
+    manifest_json: impl FnOnce() -> Vec<u8>,
     signature: Option<&Signature>,
     keys: &Keyring,
     policy: &Policy,
@@ -388,7 +389,7 @@ pub fn check(
     minisign::verify(
         &key.key,
         &sig.sig,
-        Cursor::new(manifest_json),
+        Cursor::new(manifest_json()),
         true,
         false,
         false,

@@ -51,9 +51,16 @@ fn signs_with_a_zero_checksum_key_and_verifies_only_the_signed_bytes() {
         require_signature: true,
         file: None,
     };
-    let trust = check("x", manifest, Some(&sig), &keys, &require).unwrap();
+    let trust = check("x", || manifest.to_vec(), Some(&sig), &keys, &require).unwrap();
     assert!(matches!(trust, Trust::Signed { .. }), "{trust:?}");
-    let err = check("x", b"{\"name\": \"y\"}\n", Some(&sig), &keys, &require).unwrap_err();
+    let err = check(
+        "x",
+        || b"{\"name\": \"y\"}\n".to_vec(),
+        Some(&sig),
+        &keys,
+        &require,
+    )
+    .unwrap_err();
     assert!(matches!(err, SignatureError::BadSignature { .. }), "{err}");
     // A damaged key (one key byte flipped, checksum kept) is refused.
     let text = std::fs::read_to_string(&key).unwrap();
