@@ -381,8 +381,11 @@ mod tests {
         }
     }
 
+    /// What [`read_in_place`] answers.
+    type InPlace = Result<(Vec<u8>, Option<String>), SourceError>;
+
     /// `read_in_place` over `bytes`: its answer and the bytes it read.
-    fn in_place(bytes: &[u8]) -> (Result<(Vec<u8>, Option<String>), SourceError>, u64) {
+    fn in_place(bytes: &[u8]) -> (InPlace, u64) {
         let read = std::cell::Cell::new(0);
         let reader = Counted {
             inner: std::io::Cursor::new(bytes),
