@@ -103,8 +103,8 @@ fn drive(mut decoder: impl Read, scan: &mut Scan, limit: u64) -> Result<Option<V
         if scan.seen + n as u64 > limit {
             return Err(Stop::Decoder(Bounded::TooLarge));
         }
-        if let Some(btf) = scan.take(&chunk[..n])? {
-            return Ok(Some(btf));
+        if let Some(found) = scan.take(&chunk[..n], None)? {
+            return Ok(Some(found.into_bytes(&mut chunk)));
         }
     }
 }
@@ -159,8 +159,8 @@ fn zstd_into_one_buffer(
             .map_err(zstd_err(before as u64))?;
         let consumed = input.pos();
         payload.consume(consumed);
-        if let Some(btf) = scan.take(&out[before..])? {
-            return Ok(Some(btf));
+        if let Some(found) = scan.take(&out[before..], Some(&out))? {
+            return Ok(Some(found.into_bytes(&mut out)));
         }
         if left == 0 {
             return scan.finish();
@@ -200,9 +200,10 @@ fn advise_huge_pages(_: &mut Vec<u8>) {}
 fn end_without_btf(path: &Path, what: String, scan: &Scan, declared: u64) -> SourceError {
     let produced = scan.seen;
     let reason = match &scan.state {
-        State::Collecting { start, btf, want } => format!(
-            "the output ends inside .BTF (at offset {start}, {} of {want} bytes): truncated or corrupt payload",
-            btf.len()
+        State::Collecting {
+            start, want, got, ..
+        } => format!(
+            "the output ends inside .BTF (at offset {start}, {got} of {want} bytes): truncated or corrupt payload"
         ),
         State::Seeking if produced != declared => {
             format!("the image declares {declared} bytes: truncated or corrupt payload")
@@ -235,9 +236,36 @@ enum State {
     Collecting {
         /// Offset of the blob in the decompressed stream.
         start: u64,
+        /// The blob so far (empty when the caller keeps the whole output).
         btf: Vec<u8>,
         want: usize,
+        /// Bytes of the blob seen so far.
+        got: usize,
     },
+}
+
+/// A whole blob: its bytes, or where it is in the output the caller keeps
+/// (only when the scan is fed that output as `history`).
+enum Found {
+    Copied(Vec<u8>),
+    At(std::ops::Range<usize>),
+}
+
+impl Found {
+    /// The blob's bytes; a blob `At` a range of `history` is moved to its
+    /// start and the rest of `history` released.
+    fn into_bytes(self, history: &mut Vec<u8>) -> Vec<u8> {
+        match self {
+            Found::Copied(btf) => btf,
+            Found::At(range) => {
+                let len = range.len();
+                history.copy_within(range, 0);
+                history.truncate(len);
+                history.shrink_to_fit();
+                std::mem::take(history)
+            }
+        }
+    }
 }
 
 /// The BTF scanner over a stream of chunks.
@@ -280,12 +308,12 @@ impl Scan {
     /// the payload is decoded whole, a stream that is not an ELF is named
     /// once a blob is found or the stream has ended, so a bomb of zeros
     /// meets the limit.
-    fn take(&mut self, bytes: &[u8]) -> Result<Option<Vec<u8>>, Stop> {
+    fn take(&mut self, bytes: &[u8], history: Option<&[u8]>) -> Result<Option<Found>, Stop> {
         if self.head.len() < 8 {
             let want = (8 - self.head.len()).min(bytes.len());
             self.head.extend_from_slice(&bytes[..want]);
         }
-        match self.feed(bytes) {
+        match self.feed(bytes, history) {
             Some(_) if !self.is_elf() => Err(Stop::NotElf(self.head.clone())),
             found => Ok(found),
         }
@@ -307,47 +335,79 @@ impl Scan {
         self.head.starts_with(b"\x7fELF")
     }
 
-    /// Takes the next chunk of the stream; the blob once it is whole.
-    fn feed(&mut self, chunk: &[u8]) -> Option<Vec<u8>> {
+    /// Takes the next chunk of the stream; the blob once it is whole. With
+    /// `history` (all the output so far, ending with `chunk`) blobs are not
+    /// copied but found [`At`](Found::At) their place in it.
+    fn feed(&mut self, chunk: &[u8], history: Option<&[u8]>) -> Option<Found> {
         let end = self.seen + chunk.len() as u64;
         let mut rest = chunk;
+        let copy = history.is_none();
         loop {
-            if let State::Collecting { btf, want, .. } = &mut self.state {
-                let take = (*want - btf.len()).min(rest.len());
-                btf.extend_from_slice(&rest[..take]);
+            if let State::Collecting { btf, want, got, .. } = &mut self.state {
+                let take = (*want - *got).min(rest.len());
+                if copy {
+                    btf.extend_from_slice(&rest[..take]);
+                }
+                *got += take;
                 rest = &rest[take..];
-                if btf.len() < *want {
+                if *got < *want {
                     break;
                 }
-                let State::Collecting { btf, .. } =
-                    std::mem::replace(&mut self.state, State::Seeking)
+                let State::Collecting {
+                    start, btf, want, ..
+                } = std::mem::replace(&mut self.state, State::Seeking)
                 else {
                     unreachable!("matched above");
                 };
                 self.carry.clear();
-                if btf.len() >= MIN_KERNEL_BTF && strings_start_with_nul(&btf) {
+                let range = usize::try_from(start).unwrap_or(usize::MAX)..;
+                let range = range.start..range.start.saturating_add(want);
+                let blob = match history {
+                    Some(h) => h.get(range.clone()).unwrap_or_default(),
+                    None => &btf,
+                };
+                let whole = blob.len() == want && strings_start_with_nul(blob);
+                if whole && want >= MIN_KERNEL_BTF {
                     self.seen = end;
-                    return Some(btf);
+                    return Some(if copy {
+                        Found::Copied(btf)
+                    } else {
+                        Found::At(range)
+                    });
                 }
-                if strings_start_with_nul(&btf) {
-                    self.fallback = Some(btf);
+                if whole {
+                    self.fallback = Some(if copy { btf } else { blob.to_vec() });
                 }
                 continue;
             }
             let offset = end - rest.len() as u64;
             match self.find(rest) {
                 Some((Hit::Carry(at), want)) => {
-                    let mut btf = Vec::with_capacity(want);
-                    btf.extend_from_slice(&self.carry[at..]);
+                    let mut btf = Vec::new();
+                    if copy {
+                        btf.reserve_exact(want);
+                        btf.extend_from_slice(&self.carry[at..]);
+                    }
                     let start = offset - (self.carry.len() - at) as u64;
-                    self.state = State::Collecting { start, btf, want };
+                    let got = self.carry.len() - at;
+                    self.state = State::Collecting {
+                        start,
+                        btf,
+                        want,
+                        got,
+                    };
                 }
                 Some((Hit::Chunk(at), want)) => {
                     rest = &rest[at..];
                     self.state = State::Collecting {
                         start: offset + at as u64,
-                        btf: Vec::with_capacity(want),
+                        btf: if copy {
+                            Vec::with_capacity(want)
+                        } else {
+                            Vec::new()
+                        },
                         want,
+                        got: 0,
                     };
                 }
                 None => {
@@ -458,11 +518,24 @@ mod tests {
     }
 
     /// Feeds `stream` in `step`-byte chunks; the blob and the bytes fed.
+    /// Copying chunks and finding blobs in the whole output kept must agree.
     fn scan(stream: &[u8], step: usize) -> (Option<Vec<u8>>, u64) {
+        let copied = scan_in(stream, step, false);
+        assert_eq!(copied, scan_in(stream, step, true), "step {step}");
+        copied
+    }
+
+    fn scan_in(stream: &[u8], step: usize, in_place: bool) -> (Option<Vec<u8>>, u64) {
         let mut scan = Scan::new(stream.len() as u64);
+        let mut fed = 0;
         for chunk in stream.chunks(step) {
-            if let Some(btf) = scan.feed(chunk) {
-                return (Some(btf), scan.seen);
+            fed += chunk.len();
+            let history = in_place.then(|| &stream[..fed]);
+            if let Some(found) = scan.feed(chunk, history) {
+                return (
+                    Some(found.into_bytes(&mut stream[..fed].to_vec())),
+                    scan.seen,
+                );
             }
         }
         (scan.fallback.take(), scan.seen)
