@@ -392,6 +392,14 @@ fn elf_vmlinux_gives_btf_and_banner_release() {
         "linux_banner release"
     );
     assert_btf_equal(&image.btf, &ind.btf, "ELF vmlinux");
+    // From a file, the ELF is read in place (headers, .BTF, .rodata up to
+    // the banner): the same answer.
+    let tmp = TempDir::new("elf-in-place");
+    let path = tmp.write("vmlinux", &ind.elf);
+    let from_file = read_kernel_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(from_file.kind, SourceKind::ElfVmlinux);
+    assert_eq!(from_file.release.as_deref(), Some(BASE_RELEASE));
+    assert_btf_equal(&from_file.btf, &ind.btf, "ELF vmlinux read in place");
 }
 
 #[test]

@@ -126,6 +126,7 @@ pub fn matrix_with(
     } else {
         opts.jobs
     };
+    return_large_buffers_on_free();
     opts.progress.emit(Event::Planned {
         total: kernels.len(),
     });
@@ -176,6 +177,21 @@ pub fn matrix_with(
     Ok(matrix)
 }
 
+/// Fixes glibc's mmap threshold at its default (128 KiB). Left dynamic, it
+/// rises to the size of the largest block freed (up to 32 MiB), so after the
+/// first kernel the megabytes of each kernel's BTF and tables come from the
+/// heap, where freed memory is kept: peak memory then grew with the number
+/// of kernels (106–110 MiB for 40 images against 91 MiB with the threshold
+/// fixed). Fixed, every large block goes back to the system when freed.
+fn return_large_buffers_on_free() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // Safety: mallopt only sets an allocator parameter; it may be called at
+    // any time, from any thread.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10);
+    }
+}
+
 impl std::fmt::Debug for MatrixOptions<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MatrixOptions")
@@ -213,7 +229,14 @@ fn check_kernel(
     crate::kernel::settle_arch(path, &image.kind, &mut kernel.facts)?;
     let target = kernel.view();
     let facts = target.facts;
-    let btf_sha256 = crate::package::sha256_hex(&image.btf);
+    // Proof records are matched by the BTF's hash; without any, no cell
+    // looks at it, so a cold check does not hash megabytes per kernel.
+    let any_proofs = packages.iter().any(|p| !p.manifest.proofs.is_empty());
+    let btf_sha256 = if any_proofs {
+        crate::package::sha256_hex(&image.btf)
+    } else {
+        String::new()
+    };
     let label = facts
         .release
         .clone()

@@ -220,8 +220,10 @@ pub fn deb_kernel_image(path: &Path) -> Result<(String, Vec<u8>), SourceError> {
 
 /// Reads one kernel source file and extracts its BTF and release.
 /// A bzImage with a large zstd, xz or gzip payload is streamed from the
-/// file (its header, then the payload up to the end of `.BTF`), so neither
-/// the file nor the vmlinux is held in memory.
+/// file (its header, then the payload up to the end of `.BTF`), and an ELF
+/// vmlinux (or a bzImage's uncompressed ELF payload) is read in place (its
+/// headers, `.BTF` and the start of `.rodata`), so neither the file nor the
+/// vmlinux is held in memory.
 pub fn read_kernel_file(path: &Path) -> Result<KernelBtf, SourceError> {
     let limits = Limits {
         max_output: max_decompressed()?,
@@ -229,8 +231,40 @@ pub fn read_kernel_file(path: &Path) -> Result<KernelBtf, SourceError> {
     if let Some(image) = bzimage::read_streamed(path, limits)? {
         return Ok(image);
     }
+    if let Some(image) = read_elf_in_place(path)? {
+        return Ok(image);
+    }
     let bytes = read_input(path)?;
     read_kernel_bytes(path, &bytes)
+}
+
+/// An ELF file read with [`elf::read_in_place`]; `None` when the file is
+/// not an ELF regular file within [`MAX_INPUT`] (the caller reads it whole).
+fn read_elf_in_place(path: &Path) -> Result<Option<KernelBtf>, SourceError> {
+    let io_err = |source| SourceError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io_err)?;
+    let metadata = file.metadata().map_err(io_err)?;
+    if !metadata.is_file() || metadata.len() > MAX_INPUT {
+        return Ok(None);
+    }
+    let mut magic = Vec::with_capacity(4);
+    (&mut file)
+        .take(4)
+        .read_to_end(&mut magic)
+        .map_err(io_err)?;
+    if sniff(&magic) != Some(Format::Elf) {
+        return Ok(None);
+    }
+    let (btf, release) = elf::read_in_place(path, file, 0, metadata.len())?;
+    Ok(Some(KernelBtf {
+        path: path.to_path_buf(),
+        kind: SourceKind::ElfVmlinux,
+        release,
+        btf,
+    }))
 }
 
 /// Reads a whole input file, refusing more than [`MAX_INPUT`] bytes (so a

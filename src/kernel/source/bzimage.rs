@@ -11,7 +11,9 @@ use std::ops::Range;
 use std::os::unix::fs::FileExt as _;
 use std::path::Path;
 
-use super::{Extracted, KernelBtf, Limits, SourceError, SourceKind, decompress, stream};
+use super::{
+    Compression, Extracted, KernelBtf, Limits, SourceError, SourceKind, decompress, elf, stream,
+};
 
 /// `setup_sects`: number of 512-byte setup sectors after the boot sector.
 const SETUP_SECTS: usize = 0x1f1;
@@ -86,6 +88,16 @@ pub(super) fn read_streamed(path: &Path, limits: Limits) -> Result<Option<Kernel
     let compression = decompress::detect(path, &ends[..head_len], start)?;
     if len < 4 {
         return Ok(None);
+    }
+    if compression == Compression::None {
+        // The payload is the ELF itself: its headers and .BTF are read in place.
+        let (btf, _) = elf::read_in_place(path, file, start, len as u64)?;
+        return Ok(Some(KernelBtf {
+            path: path.to_path_buf(),
+            kind: SourceKind::BzImage { compression },
+            release: header.release,
+            btf,
+        }));
     }
     file.read_exact_at(&mut ends[8..12], start + len as u64 - 4)
         .map_err(io_err)?;
