@@ -126,7 +126,6 @@ pub fn matrix_with(
     } else {
         opts.jobs
     };
-    return_large_buffers_on_free();
     opts.progress.emit(Event::Planned {
         total: kernels.len(),
     });
@@ -177,13 +176,15 @@ pub fn matrix_with(
     Ok(matrix)
 }
 
-/// Fixes glibc's mmap threshold at its default (128 KiB). Left dynamic, it
+/// Fixes glibc's mmap threshold at its default (128 KiB), for the whole
+/// process: what the `check` command does before its matrix (a library
+/// caller decides about its own allocator). Left dynamic, it
 /// rises to the size of the largest block freed (up to 32 MiB), so after the
 /// first kernel the megabytes of each kernel's BTF and tables come from the
 /// heap, where freed memory is kept: peak memory then grew with the number
 /// of kernels (106–110 MiB for 40 images against 91 MiB with the threshold
 /// fixed). Fixed, every large block goes back to the system when freed.
-fn return_large_buffers_on_free() {
+pub fn return_large_buffers_on_free() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // Safety: mallopt only sets an allocator parameter; it may be called at
     // any time, from any thread.

@@ -194,6 +194,7 @@ fn run_matrix(
         progress,
         on_kernel: args.jsonl.then_some(&stream as &check::KernelSink),
     };
+    check::return_large_buffers_on_free();
     let matrix = check::matrix_with(
         packages,
         kernels,
