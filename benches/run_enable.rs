@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use scxpack::vm::{self, Accel, GuestBinary, GuestJob, VmConfig};
 
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 7;
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
