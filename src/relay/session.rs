@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use libbpf_rs::{Map, MapCore, MapFlags, Object};
 use serde::Serialize;
 
-use super::latency::{Latencies, LatencySummary};
+use crate::histogram::{Latencies, LatencySummary};
 use super::policy::{Policy, PolicyConfig};
 use super::wire::{RelayDispatch, RelayTask, Stats};
 use crate::exit_status::ExitStatus;
