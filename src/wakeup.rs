@@ -418,7 +418,10 @@ mod tests {
         assert!(l.p50_us <= l.p99_us && l.p99_us <= l.max_us, "{m:?}");
         assert!(m.background.iterations > 0 && m.background.iterations_per_sec > 0.0);
         assert_eq!((m.wakeup.threads, m.background.threads), (2, 1));
-        assert!(m.scheduler_before.is_default(), "no sched_ext under a fake root");
+        assert!(
+            m.scheduler_before.is_default(),
+            "no sched_ext under a fake root"
+        );
     }
 
     #[test]
