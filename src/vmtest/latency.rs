@@ -7,7 +7,9 @@
 //! scheduler in the background), in an order rotated by one per round so
 //! drift in the host's load spreads over all rows. A row's figures are the
 //! medians of its rounds; a round counts only if the scheduler it is for
-//! was the one sysfs showed both before and after the measurement.
+//! was the one sysfs showed both before and after the measurement. A
+//! scheduler whose manifest names a user half (`relay`: `scxpack-relay`)
+//! runs under that program, taken from beside the guest's `scxpack`.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -19,7 +21,7 @@ use super::{Boots, Shard, job_id, kernel_configs};
 use crate::package::Package;
 use crate::vm::guest::sh_quote;
 use crate::vm::initramfs::{GUEST_BINARY_PATH, PAYLOAD_DIR};
-use crate::vm::{self, GuestJob, KernelRun, VmConfig};
+use crate::vm::{self, GuestBinary, GuestJob, KernelRun, VmConfig};
 use crate::wakeup::Measurement;
 
 /// The name of the row of the kernel's own scheduler.
@@ -102,6 +104,9 @@ struct RowSpec {
     payload: Option<String>,
     /// The ops names (prefixes) the scheduler's variants register.
     ops: Vec<String>,
+    /// The program that runs it when `scxpack run` cannot (the manifest's
+    /// `user_half`, e.g. `scxpack-relay`), copied into the guest's `/bin`.
+    user_half: Option<String>,
 }
 
 impl RowSpec {
@@ -122,16 +127,30 @@ impl RowSpec {
                 "disabled"
             }
         );
-        let script = match &self.payload {
-            None => measure,
-            Some(file) => format!(
-                "{GUEST_BINARY_PATH} run {} --scheduler {} --force --json >/tmp/lat.run 2>/tmp/lat.err & pid=$!; \
-                 {measure}; rc=$?; kill -TERM $pid 2>/dev/null; wait $pid; \
-                 echo \"scxpack run exited $?\" >&2; cat /tmp/lat.err /tmp/lat.run >&2; exit $rc",
-                sh_quote(&format!("{PAYLOAD_DIR}/{file}")),
-                sh_quote(&self.scheduler)
-            ),
+        let Some(file) = &self.payload else {
+            return GuestJob::new(self.id(round), ["sh", "-c", measure.as_str()])
+                .with_timeout(Duration::from_secs(u64::from(duration) + 90));
         };
+        let (package, scheduler) = (
+            sh_quote(&format!("{PAYLOAD_DIR}/{file}")),
+            sh_quote(&self.scheduler),
+        );
+        let start = match &self.user_half {
+            None => {
+                format!("{GUEST_BINARY_PATH} run {package} --scheduler {scheduler} --force --json")
+            }
+            Some(program) => {
+                let program = sh_quote(&format!("/bin/{program}"));
+                format!(
+                    "chmod 755 {program}; {program} {package} --scheduler {scheduler} --stats 0 --json"
+                )
+            }
+        };
+        let script = format!(
+            "{start} >/tmp/lat.run 2>/tmp/lat.err & pid=$!; \
+             {measure}; rc=$?; kill -TERM $pid 2>/dev/null; wait $pid; \
+             echo \"the scheduler's loader exited $?\" >&2; cat /tmp/lat.err /tmp/lat.run >&2; exit $rc"
+        );
         // Room for the wait for sched_ext (30 s) and an emulated load.
         GuestJob::new(self.id(round), ["sh", "-c", script.as_str()])
             .with_timeout(Duration::from_secs(u64::from(duration) + 90))
@@ -170,6 +189,7 @@ fn row_specs(packages: &[PathBuf]) -> anyhow::Result<Vec<RowSpec>> {
         scheduler: DEFAULT_ROW.to_owned(),
         payload: None,
         ops: Vec::new(),
+        user_half: None,
     }];
     for path in packages {
         let pkg = Package::open(path)?;
@@ -188,10 +208,41 @@ fn row_specs(packages: &[PathBuf]) -> anyhow::Result<Vec<RowSpec>> {
                 scheduler: s.name.clone(),
                 payload: Some(file.clone()),
                 ops,
+                user_half: s.user_half.clone(),
             });
         }
     }
     Ok(rows)
+}
+
+/// The user-half programs the rows need, found beside the guest's
+/// `scxpack` (where `cargo build` and the distribution packages put them),
+/// as (guest path, host path).
+fn user_halves(rows: &[RowSpec], binary: &GuestBinary) -> anyhow::Result<Vec<(String, PathBuf)>> {
+    let mut files: Vec<(String, PathBuf)> = Vec::new();
+    for (row, program) in rows
+        .iter()
+        .filter_map(|r| Some((r, r.user_half.as_deref()?)))
+    {
+        let guest = format!("bin/{program}");
+        if files.iter().any(|(g, _)| *g == guest) {
+            continue;
+        }
+        let scxpack = match binary {
+            GuestBinary::Path(p) => p.clone(),
+            GuestBinary::CurrentExe | GuestBinary::None => std::env::current_exe()?,
+        };
+        let host = scxpack.with_file_name(program);
+        anyhow::ensure!(
+            host.is_file(),
+            "scheduler {} runs with its user half {program}, which is not at {}: \
+             build it (cargo build --bin {program}) or install it beside scxpack",
+            row.scheduler,
+            host.display()
+        );
+        files.push((guest, host));
+    }
+    Ok(files)
 }
 
 /// The jobs of all rounds: round `r` starts at row `r mod rows`.
@@ -222,6 +273,7 @@ pub fn latency(
     let boots = Boots::prepare(kernels, Shard::WHOLE)?;
     let mut cfg = cfg.clone();
     cfg.files.extend(kernel_configs(&boots.kernels));
+    cfg.files.extend(user_halves(&specs, &cfg.guest_binary)?);
     // The measurement brings its own load; the harness's would add to it.
     cfg.init.workload = false;
     let rows = u64::try_from(specs.len()).unwrap_or(u64::MAX);
@@ -341,7 +393,7 @@ pub fn text(r: &LatencyReport) -> String {
         let _ = writeln!(out, "{name} ({}){failed}", k.accel);
         let _ = writeln!(
             out,
-            "  {:24} {:>9} {:>9} {:>9} {:>12} {:>6} {:>6} {:>6}",
+            "  {:32} {:>9} {:>9} {:>9} {:>12} {:>6} {:>6} {:>6}",
             "scheduler", "p50 µs", "p99 µs", "max µs", "iter/s", "p50×", "p99×", "thru×"
         );
         for row in &k.rows {
@@ -365,7 +417,7 @@ fn row_line(row: &LatencyRow) -> String {
         .iterations_per_sec
         .map_or_else(|| "-".to_owned(), |v| format!("{v:.3e}"));
     format!(
-        "  {label:24} {:>9} {:>9} {:>9} {rate:>12} {:>6} {:>6} {:>6}",
+        "  {label:32} {:>9} {:>9} {:>9} {rate:>12} {:>6} {:>6} {:>6}",
         us(row.p50_us),
         us(row.p99_us),
         us(row.max_us),
@@ -388,6 +440,7 @@ mod tests {
             scheduler: "fair".into(),
             payload: Some("fair.scxpkg".into()),
             ops: vec!["scxpack_fair".into()],
+            user_half: None,
         }
     }
 
@@ -397,6 +450,7 @@ mod tests {
             scheduler: DEFAULT_ROW.into(),
             payload: None,
             ops: Vec::new(),
+            user_half: None,
         }
     }
 
@@ -490,6 +544,16 @@ mod tests {
         );
         assert!(script.contains("wakeup-latency --duration 2 --json --await enabled"));
         assert!(default_row().job(0, 2).argv[2].ends_with("--await disabled"));
+        let relay = RowSpec {
+            user_half: Some("scxpack-relay".into()),
+            ..fair()
+        };
+        let script = &relay.job(0, 2).argv[2];
+        assert!(
+            script.contains("'/bin/scxpack-relay' '/pkg/fair.scxpkg' --scheduler 'fair'"),
+            "{script}"
+        );
+        assert!(!script.contains(" run "), "{script}");
     }
 
     #[test]
