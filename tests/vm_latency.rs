@@ -3,7 +3,8 @@
 //! scheduler and each scheduler of the shipped package (relay under its user
 //! half). Asserts that real figures come back for every row and that each
 //! was measured under the scheduler it names; no assertion on the figures'
-//! size (speed belongs in BENCHMARKS.md).
+//! size (speed belongs in BENCHMARKS.md). Also `wakeup-latency` itself on
+//! this machine, and its bad settings.
 
 mod common;
 
@@ -85,5 +86,47 @@ fn check_row(row: &Value) {
     }
     for key in ["p50_us", "p99_us", "iterations_per_sec", "p99_ratio"] {
         assert!(row[key].as_f64().is_some(), "{name}: {key}: {row}");
+    }
+}
+
+/// `wakeup-latency` on this machine: one JSON line with real figures; bad
+/// settings are one line saying what to give, and `vmtest` refuses options
+/// `--latency` does not combine with.
+#[test]
+fn wakeup_latency_measures_here_and_refuses_bad_settings() {
+    let (code, out, err) = common::scxpack(&["wakeup-latency", "--duration", "0.3", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let m: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert!(m["wakeup"]["count"].as_u64().unwrap() > 0, "{m}");
+    assert!(m["background"]["iterations"].as_u64().unwrap() > 0, "{m}");
+    let cases: [(&[&str], &str); 4] = [
+        (&["--duration", "0"], "--duration"),
+        (&["--duration", "nan"], "--duration"),
+        (&["--period-us", "0"], "--period-us"),
+        (&["--threads", "0"], "--threads"),
+    ];
+    for (args, hint) in cases {
+        let args = [&["wakeup-latency"], args].concat();
+        let (code, _, err) = common::scxpack(&args);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.starts_with("scxpack: error: ") && err.contains(hint),
+            "{args:?}: {err}"
+        );
+    }
+    let (code, _, err) = common::scxpack(&[
+        "wakeup-latency",
+        "--period-us",
+        "2000000",
+        "--duration",
+        "1",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("shorter --period-us"), "{err}");
+    for extra in [&["--rounds", "2"][..], &["--latency", "--shard", "1/2"]] {
+        let args = [&["vmtest", "p.scxpkg", "--kernel", "k"], extra].concat();
+        let (code, _, err) = common::scxpack(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
     }
 }
