@@ -127,10 +127,18 @@ impl RowSpec {
                 "disabled"
             }
         );
-        let Some(file) = &self.payload else {
-            return GuestJob::new(self.id(round), ["sh", "-c", measure.as_str()])
-                .with_timeout(Duration::from_secs(u64::from(duration) + 90));
+        let script = match &self.payload {
+            None => measure,
+            Some(file) => self.under_scheduler(file, &measure),
         };
+        // Room for the wait for sched_ext (30 s) and an emulated load.
+        GuestJob::new(self.id(round), ["sh", "-c", script.as_str()])
+            .with_timeout(Duration::from_secs(u64::from(duration) + 90))
+    }
+
+    /// `measure` while the scheduler of package `file` runs in the background
+    /// (under `scxpack run`, or its user half), stopped with SIGTERM after.
+    fn under_scheduler(&self, file: &str, measure: &str) -> String {
         let (package, scheduler) = (
             sh_quote(&format!("{PAYLOAD_DIR}/{file}")),
             sh_quote(&self.scheduler),
@@ -146,14 +154,11 @@ impl RowSpec {
                 )
             }
         };
-        let script = format!(
+        format!(
             "{start} >/tmp/lat.run 2>/tmp/lat.err & pid=$!; \
              {measure}; rc=$?; kill -TERM $pid 2>/dev/null; wait $pid; \
              echo \"the scheduler's loader exited $?\" >&2; cat /tmp/lat.err /tmp/lat.run >&2; exit $rc"
-        );
-        // Room for the wait for sched_ext (30 s) and an emulated load.
-        GuestJob::new(self.id(round), ["sh", "-c", script.as_str()])
-            .with_timeout(Duration::from_secs(u64::from(duration) + 90))
+        )
     }
 
     /// The scheduler this row is for was the one running.
