@@ -23,8 +23,13 @@
  * (7.1.13, see compat/scx/kfuncs.bpf.h) the task is inserted directly into
  * the CPU's local DSQ with SCX_ENQ_PREEMPT instead.
  *
- * Starvation guard: every 4th dispatch on a CPU serves the batch queue
- * first, so a crowd of latency-critical tasks cannot starve batch ones.
+ * Starvation guard: after 3 dispatches in a row on a CPU that served the
+ * latency queue, the next one serves the batch queue first, so a crowd of
+ * latency-critical tasks cannot starve batch ones. It counts runs of
+ * latency dispatches only: a lone task waking into a CPU busy with batch
+ * work is never made to wait behind a batch slice (counting every dispatch,
+ * as before, sent one such wakeup in four behind a whole batch slice: p99
+ * wakeup latency about the batch slice, BENCHMARKS.md, issue #15).
  */
 #include <scx/common.bpf.h>
 
@@ -46,8 +51,8 @@ const volatile bool preempt = true;
 #define LAT_DSQ 0
 #define BATCH_DSQ 1
 
-/* Serve the batch queue first on every Nth dispatch of a CPU. */
-#define BATCH_FIRST_EVERY 4
+/* Serve the batch queue first after this many latency dispatches in a row. */
+#define LAT_IN_A_ROW_MAX 3
 
 /* CPUs beyond this are scheduled normally but never preempted. */
 #define MAX_CPUS 1024
@@ -69,7 +74,7 @@ struct {
 
 struct cpu_ctx {
 	u32 running_batch;	/* a batch task is on this CPU now */
-	u32 nr_dispatch;	/* dispatch rounds, for the starvation guard */
+	u32 lat_in_a_row;	/* dispatches in a row that served the latency queue */
 };
 
 struct {
@@ -185,12 +190,22 @@ void BPF_STRUCT_OPS(interactive_dispatch, s32 cpu, struct task_struct *prev)
 {
 	struct cpu_ctx *cctx = lookup_cpu_ctx(cpu);
 
-	if (cctx && (++cctx->nr_dispatch % BATCH_FIRST_EVERY) == 0 &&
-	    scx_compat_dsq_move_to_local(BATCH_DSQ))
+	if (!cctx) {
+		if (!scx_compat_dsq_move_to_local(LAT_DSQ))
+			scx_compat_dsq_move_to_local(BATCH_DSQ);
 		return;
-	if (scx_compat_dsq_move_to_local(LAT_DSQ))
+	}
+	if (cctx->lat_in_a_row >= LAT_IN_A_ROW_MAX &&
+	    scx_compat_dsq_move_to_local(BATCH_DSQ)) {
+		cctx->lat_in_a_row = 0;
 		return;
-	scx_compat_dsq_move_to_local(BATCH_DSQ);
+	}
+	if (scx_compat_dsq_move_to_local(LAT_DSQ)) {
+		cctx->lat_in_a_row++;
+		return;
+	}
+	if (scx_compat_dsq_move_to_local(BATCH_DSQ))
+		cctx->lat_in_a_row = 0;
 }
 
 void BPF_STRUCT_OPS(interactive_runnable, struct task_struct *p, u64 enq_flags)

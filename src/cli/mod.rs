@@ -18,6 +18,7 @@ mod progress;
 mod report;
 mod run;
 pub mod vmtest;
+mod wakeup;
 
 pub use run::open_package;
 
@@ -58,6 +59,14 @@ enum Command {
     Stop(daemon::ClientArgs),
     /// Boot kernels in QEMU and load every scheduler for real.
     Vmtest(vmtest::Args),
+    /// Measure wakeup latency under a CPU-bound load on every CPU, under the running scheduler.
+    ///
+    /// Like cyclictest: threads sleep to absolute deadlines one period apart
+    /// (clock_nanosleep TIMER_ABSTIME) while one CPU-bound spinner per CPU runs;
+    /// prints how late they woke (median, p99, max in µs), the spinners' loop
+    /// iterations per second, and which scheduler ran before and after.
+    /// `scxpack vmtest --latency` runs it in each guest.
+    WakeupLatency(wakeup::Args),
     /// Which variant of each scheduler loads on each kernel, offline.
     Check(check::Args),
     /// Reports of sharded runs.
@@ -121,6 +130,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Vmtest(args) => vmtest::run(&args),
+        Command::WakeupLatency(args) => wakeup::run(&args),
         Command::Report(cmd) => report::run(&cmd),
         Command::Status(args) => run::status(&args),
         Command::Daemon(args) => daemon::serve(&args),

@@ -19,9 +19,18 @@ use crate::vmtest;
 pub(crate) struct Args {
     #[command(flatten)]
     inputs: super::MatrixInputs,
-    /// Seconds each scheduler runs under load.
+    /// Seconds each scheduler runs under load (with --latency: seconds of each measurement).
     #[arg(long, default_value_t = 4)]
     duration: u32,
+    /// Instead of the load test, measure wakeup latency under a CPU-bound load on
+    /// every CPU (`scxpack wakeup-latency`) for the kernel's default scheduler and
+    /// each scheduler of the packages, in rounds in one boot per kernel; prints
+    /// p50/p99/max latency and background throughput, each also over the default's.
+    #[arg(long, conflicts_with_all = ["junit", "proof", "shard"])]
+    latency: bool,
+    /// Rounds of --latency (the table shows each row's median).
+    #[arg(long, default_value_t = 3, requires = "latency")]
+    rounds: u32,
     /// Print JSON instead of the table.
     #[arg(long)]
     json: bool,
@@ -78,6 +87,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         },
         ..VmConfig::default()
     };
+    if args.latency {
+        return latency(args, &cfg, bar);
+    }
     let m = vmtest::matrix_shard(
         &args.inputs.packages,
         &args.inputs.kernels,
@@ -92,6 +104,32 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         write_proof(&m, &args.inputs.packages, path)?;
     }
     output(&m, args.json, args.junit.as_deref())
+}
+
+/// `--latency`: the wakeup-latency table.
+fn latency(
+    args: &Args,
+    cfg: &VmConfig,
+    bar: Option<indicatif::ProgressBar>,
+) -> anyhow::Result<ExitCode> {
+    let plan = vmtest::latency::LatencyPlan {
+        rounds: args.rounds,
+        duration_secs: args.duration,
+    };
+    let report = vmtest::latency::latency(&args.inputs.packages, &args.inputs.kernels, cfg, plan);
+    super::progress::finish(bar);
+    let report = report?;
+    if args.json {
+        print_json(&report)?;
+    } else {
+        print!("{}", vmtest::latency::text(&report));
+    }
+    Ok(if report.passed() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::NotLoadable
+    }
+    .into())
 }
 
 /// Prints a VM matrix (table or JSON), writes its JUnit, and maps it to the

@@ -2,17 +2,15 @@
 //! (`bpf-objects/relay/`): its BPF half relays runnable tasks through queue
 //! maps and dispatches what this half decides. [`wire`] is the record
 //! layout both halves share, [`policy`] the pure scheduling policy (weighted
-//! virtual time, slices computed per round), [`latency`] the histogram of
-//! user space's round trips, [`session`] the live loop on
+//! virtual time, slices computed per round), [`session`] the live loop on
 //! top of the loader's public stages. The `scxpack-relay` binary is a thin
 //! command line over [`session::run`].
 
-pub mod latency;
 pub mod policy;
 pub mod session;
 pub mod wire;
 
-pub use latency::{Latencies, LatencySummary};
+pub use crate::histogram::{Latencies, LatencySummary};
 pub use policy::{Policy, PolicyConfig};
 pub use session::{RelayError, RelayOptions, RelayReport, run};
 pub use wire::Stats;

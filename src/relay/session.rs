@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 use libbpf_rs::{Map, MapCore, MapFlags, Object};
 use serde::Serialize;
 
-use super::latency::{Latencies, LatencySummary};
 use super::policy::{Policy, PolicyConfig};
 use super::wire::{RelayDispatch, RelayTask, Stats};
 use crate::exit_status::ExitStatus;
+use crate::histogram::{Latencies, LatencySummary};
 use crate::live::System;
 use crate::loader::{
     self, AttachedScheduler, Choice, Ended, ExitInfo, LoadError, Outcome, RunError, SelectOptions,

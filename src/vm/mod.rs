@@ -38,7 +38,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use error::VmError;
 pub use guest::{GuestJob, InitOptions};
@@ -47,7 +47,7 @@ pub use matrix::{expand_kernels, run_matrix};
 pub use report::JobResult;
 
 /// Which QEMU accelerator to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Accel {
     /// KVM if `/dev/kvm` is usable and the guest reaches `/init` under it,

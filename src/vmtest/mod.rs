@@ -4,6 +4,7 @@
 //! The guest's `run --json` line is read back as the same typed
 //! [`RunRecord`] the loader writes; [`report`] renders the results.
 
+pub mod latency;
 pub mod report;
 pub mod shard;
 
@@ -73,7 +74,7 @@ pub struct BootSummary {
     pub sched_ext_log: Vec<String>,
 }
 
-fn job_id(pkg: &str, sched: &str) -> String {
+pub(crate) fn job_id(pkg: &str, sched: &str) -> String {
     let clean = |s: &str| {
         s.chars()
             .map(|c| {
@@ -133,36 +134,22 @@ pub fn matrix_shard(
         }
     }
     jobs.extend_from_slice(extra);
-    let formats = [
-        source::Format::BzImage,
-        source::Format::Arm64,
-        source::Format::Deb,
-    ];
-    let found = source::expand(kernels, &formats)?;
-    anyhow::ensure!(!found.is_empty(), "no kernel image found in {kernels:?}");
-    let (positions, ours): (Vec<usize>, Vec<PathBuf>) = found
-        .iter()
-        .enumerate()
-        .filter(|(position, _)| shard.owns(*position))
-        .map(|(position, k)| (position, k.clone()))
-        .unzip();
+    let boots = Boots::prepare(kernels, shard)?;
     let mut out = VmMatrix {
         shard,
-        kernels_total: found.len(),
+        kernels_total: boots.total,
         boots: Vec::new(),
         results: Vec::new(),
         extra: Vec::new(),
     };
-    if ours.is_empty() {
+    if boots.kernels.is_empty() {
         return Ok(out);
     }
-    let unpacked = DebKernels::unpack(&ours)?;
-    let kernels = vm::expand_kernels(&unpacked.paths)?;
     let mut cfg = cfg.clone();
-    cfg.files.extend(kernel_configs(&kernels));
-    let btf_hashes = btf_hashes(&kernels);
-    let runs = vm::run_matrix(&kernels, packages, &jobs, &cfg)?;
-    for (run, position) in runs.iter().zip(positions) {
+    cfg.files.extend(kernel_configs(&boots.kernels));
+    let btf_hashes = btf_hashes(&boots.kernels);
+    let runs = vm::run_matrix(&boots.kernels, packages, &jobs, &cfg)?;
+    for (run, &position) in runs.iter().zip(&boots.positions) {
         out.boots.push(BootSummary {
             kernel: run.kernel.clone(),
             position,
@@ -190,6 +177,49 @@ pub fn matrix_shard(
         }
     }
     Ok(out)
+}
+
+/// The kernels one run (or shard) boots.
+struct Boots {
+    /// Kernels in the whole run, across all shards.
+    total: usize,
+    /// Each booted kernel's position in the whole run's list.
+    positions: Vec<usize>,
+    /// The bootable images, `.deb` files unpacked into `_debs`.
+    kernels: Vec<PathBuf>,
+    _debs: DebKernels,
+}
+
+impl Boots {
+    /// Finds the kernels under `kernels` (images, `.deb` files, directories)
+    /// and keeps those `shard` owns.
+    fn prepare(kernels: &[PathBuf], shard: Shard) -> anyhow::Result<Self> {
+        let formats = [
+            source::Format::BzImage,
+            source::Format::Arm64,
+            source::Format::Deb,
+        ];
+        let found = source::expand(kernels, &formats)?;
+        anyhow::ensure!(!found.is_empty(), "no kernel image found in {kernels:?}");
+        let (positions, ours): (Vec<usize>, Vec<PathBuf>) = found
+            .iter()
+            .enumerate()
+            .filter(|(position, _)| shard.owns(*position))
+            .map(|(position, k)| (position, k.clone()))
+            .unzip();
+        let debs = DebKernels::unpack(&ours)?;
+        let kernels = if ours.is_empty() {
+            Vec::new()
+        } else {
+            vm::expand_kernels(&debs.paths)?
+        };
+        Ok(Self {
+            total: found.len(),
+            positions,
+            kernels,
+            _debs: debs,
+        })
+    }
 }
 
 /// Kernel `.deb` files given to `vmtest`, unpacked to bootable images in a

@@ -1,11 +1,11 @@
-//! The user-space round trip of the relay scheduler: how long each task
-//! waited from becoming runnable (the BPF half's `enqueued_ns`) to user
-//! space handing its decision back, kept in a log-linear histogram (64
-//! buckets per power of two: a quantile is off by under 1.6 %, in constant
-//! memory however long the run) and summarised as median, p99 and maximum.
-//! Pure: the caller supplies the times.
+//! A log-linear histogram of latencies in nanoseconds (64 buckets per power
+//! of two: a quantile is off by under 1.6 %, in constant memory however long
+//! the run), summarised as median, p99 and maximum. Shared by the relay
+//! scheduler's user-space round trip ([`crate::relay`]) and the wakeup
+//! latency measurement ([`crate::wakeup`]). Pure: the caller supplies the
+//! times.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Bits of the mantissa kept per power of two.
 const SUB_BITS: u32 = 6;
@@ -32,10 +32,10 @@ impl Default for Latencies {
     }
 }
 
-/// What a run's round trips came to, in microseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+/// What a run's latencies came to, in microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencySummary {
-    /// Decisions timed.
+    /// Latencies recorded.
     pub count: u64,
     pub p50_us: f64,
     pub p99_us: f64,
@@ -66,11 +66,20 @@ fn upper(i: usize) -> u64 {
 }
 
 impl Latencies {
-    /// Counts one round trip of `ns` nanoseconds.
+    /// Counts one latency of `ns` nanoseconds.
     pub fn record(&mut self, ns: u64) {
         self.counts[bucket(ns)] += 1;
         self.count += 1;
         self.max_ns = self.max_ns.max(ns);
+    }
+
+    /// Adds everything `other` counted.
+    pub fn merge(&mut self, other: &Latencies) {
+        for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
+            *mine += theirs;
+        }
+        self.count += other.count;
+        self.max_ns = self.max_ns.max(other.max_ns);
     }
 
     /// The value at quantile `q` (0..=1) in ns, rounded up to its bucket's
@@ -152,6 +161,22 @@ mod tests {
         assert!((s.p50_us - 5000.0).abs() / 5000.0 < 0.02, "{s:?}");
         assert!((s.p99_us - 9900.0).abs() / 9900.0 < 0.02, "{s:?}");
         assert!((s.max_us - 10_000.0).abs() < f64::EPSILON, "{s:?}");
+    }
+
+    #[test]
+    fn merged_histograms_count_both() {
+        let mut a = Latencies::default();
+        let mut b = Latencies::default();
+        for ns in 1..=50 {
+            a.record(ns);
+        }
+        for ns in 51..=100 {
+            b.record(ns);
+        }
+        a.merge(&b);
+        assert_eq!(a.summary().count, 100);
+        assert_eq!(a.quantile(0.5), 50);
+        assert_eq!(a.quantile(1.0), 100);
     }
 
     #[test]
