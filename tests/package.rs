@@ -189,7 +189,7 @@ fn raw_archive(items: &[RawItem<'_>]) -> Vec<u8> {
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(bytes).unwrap();
     gz.finish().unwrap()
 }
@@ -579,7 +579,7 @@ fn refuses_decompression_bombs_declared_and_real() {
     )
     .read_to_end(&mut tar)
     .unwrap();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(&tar).unwrap();
     let zeros = vec![0u8; 1 << 20];
     for _ in 0..300 {
