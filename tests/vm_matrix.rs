@@ -133,6 +133,42 @@ fn check_agrees_with_the_kernel_on_every_image() {
     );
     common::assert_shipped_schedulers_ran(&vm, &packages[0], DURATION);
     assert_loader_behaviour(&vm);
+    assert_kernel_reads(&vm);
+}
+
+/// How each boot's runs read the kernel: the first run of a boot reads
+/// it ahead (nothing cached yet), and the BTF is mapped from sysfs exactly
+/// on the kernels that allow it (6.16+).
+fn assert_kernel_reads(vm: &VmMatrix) {
+    for boot in vm.boots.iter().filter(|b| b.sched_ext) {
+        let release = boot.release.as_deref().unwrap_or_default();
+        let reports: Vec<_> = vm
+            .results
+            .iter()
+            .filter(|r| r.kernel_path == boot.kernel)
+            .filter_map(|r| r.report.as_ref()?.report())
+            .collect();
+        let misses: Vec<_> = reports
+            .iter()
+            .map(|r| r.phases.select)
+            .filter(|p| !p.cache_hit)
+            .collect();
+        assert!(
+            misses.iter().any(|p| p.read_ahead),
+            "{release}: no run read the kernel ahead: {misses:?}"
+        );
+        let mappable = kernel_at_least(release, (6, 16));
+        for p in &misses {
+            assert_eq!(p.btf_mapped, mappable, "{release}: {p:?}");
+        }
+    }
+}
+
+fn kernel_at_least(release: &str, (major, minor): (u32, u32)) -> bool {
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (major, minor)
 }
 
 fn assert_loader_behaviour(vm: &VmMatrix) {

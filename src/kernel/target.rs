@@ -111,3 +111,67 @@ impl<'a> KernelTarget<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::btf::tests::BtfBuilder;
+
+    fn sample() -> Vec<u8> {
+        let mut b = BtfBuilder::new();
+        b.int("int", 4, true); // 1
+        b.raw("task_struct", 4, 0, false, 8, &[]); // 2
+        b.build()
+    }
+
+    fn ids(k: &KernelTarget<'_>, name: &str) -> Vec<u32> {
+        k.types
+            .as_ref()
+            .map(|t| t.named(name).map(|t| t.id).collect())
+            .unwrap_or_default()
+    }
+
+    /// Facts derived elsewhere (the read-ahead thread) give the same
+    /// target as building it in one go.
+    #[test]
+    fn with_facts_matches_build() {
+        let raw = sample();
+        let origin = Path::new("btf");
+        let names: HashSet<&str> = ["task_struct"].into_iter().collect();
+        let built =
+            KernelTarget::build(&raw, origin, None, None, CoreIndex::Names(&names)).unwrap();
+        let facts = built.facts.clone();
+        let given =
+            KernelTarget::with_facts(&raw, origin, facts, None, CoreIndex::Names(&names)).unwrap();
+        assert_eq!(given.facts, built.facts);
+        assert_eq!(ids(&given, "task_struct"), vec![2]);
+        assert_eq!(ids(&given, "task_struct"), ids(&built, "task_struct"));
+    }
+
+    /// With no CO-RE types asked for, the BTF is not parsed again at all
+    /// (bytes that do not parse are not even looked at); asked for, bad
+    /// bytes are a typed error naming where they came from.
+    #[test]
+    fn with_facts_parses_only_to_index() {
+        let raw = sample();
+        let facts = KernelTarget::build(&raw, Path::new("btf"), None, None, CoreIndex::Skip)
+            .unwrap()
+            .facts;
+        let junk = b"not btf";
+        let none = HashSet::new();
+        let k = KernelTarget::with_facts(
+            junk,
+            Path::new("x"),
+            facts.clone(),
+            None,
+            CoreIndex::Names(&none),
+        )
+        .unwrap();
+        assert!(k.types.is_none());
+        let names: HashSet<&str> = ["task_struct"].into_iter().collect();
+        let err =
+            KernelTarget::with_facts(junk, Path::new("x"), facts, None, CoreIndex::Names(&names))
+                .unwrap_err();
+        assert!(err.to_string().contains('x'), "{err}");
+    }
+}
