@@ -107,7 +107,18 @@ fn main() {
         "scxpack run resident set while running: median {:.0} KiB",
         common::median(rss)
     );
+    println!(
+        "peak resident set (VmHWM): scxpack run median {:.0} KiB, minimal median {:.0} KiB",
+        common::median(figure("scxpack-", "peak_rss_kib")),
+        common::median(figure("minimal-", "peak_rss_kib"))
+    );
     print_phases(run);
+    println!(
+        "minimal loader open / load / attach->enabled (ms): {:?} / {:?} / {:?}",
+        figure("minimal-", "open_ms"),
+        figure("minimal-", "load_ms"),
+        figure("minimal-", "attach_ms")
+    );
 }
 
 /// Where each `scxpack run` round's time went, from its JSON report.

@@ -262,11 +262,18 @@ pub fn effective_caps() -> u64 {
 /// This process's resident set size in KiB (`VmRSS`).
 #[must_use]
 pub fn rss_kib() -> Option<u64> {
-    self_status("VmRSS:")?
-        .strip_suffix("kB")?
-        .trim()
-        .parse()
-        .ok()
+    self_status_kib("VmRSS:")
+}
+
+/// This process's peak resident set size in KiB (`VmHWM`).
+#[must_use]
+pub fn peak_rss_kib() -> Option<u64> {
+    self_status_kib("VmHWM:")
+}
+
+/// A `/proc/self/status` field given in kB.
+fn self_status_kib(field: &str) -> Option<u64> {
+    self_status(field)?.strip_suffix("kB")?.trim().parse().ok()
 }
 
 /// The value of one `/proc/self/status` field, trimmed.

@@ -183,25 +183,20 @@ fn parse() -> Cli {
     Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
-/// `scxpack run ...` is what a boot waits for, so its arguments are parsed
-/// against the `run` subcommand alone: building the definition of every
-/// subcommand costs ~0.4 s under emulation (`benches/run_enable.rs`).
-/// Anything the `run` parser does not accept as it is (help, a typo, a bad
-/// value) is left to the full parser, whose messages and exit codes are
-/// the usual ones.
+/// `scxpack run ...` is what a boot waits for, so its common forms are
+/// read without clap ([`run::Args::from_plain_argv`]): building the
+/// definition of every subcommand costs ~0.4 s under emulation, and of the
+/// `run` subcommand alone still ~130 ms (`benches/run_enable.rs`).
+/// Anything that reader does not take as it is (help, a typo, a bad value)
+/// is left to the full parser, whose messages and exit codes are the usual
+/// ones.
 fn parse_run_alone(mut argv: impl Iterator<Item = std::ffi::OsString>) -> Option<Cli> {
-    use clap::{Args as _, FromArgMatches};
     let _bin = argv.next()?;
     if argv.next()? != "run" {
         return None;
     }
-    let command = run::Args::augment_args(clap::Command::new("run"));
-    let matches = command
-        .try_get_matches_from(std::iter::once("run".into()).chain(argv))
-        .ok()?;
-    let run = run::Args::from_arg_matches(&matches).ok()?;
     Some(Cli {
-        command: Command::Run(run),
+        command: Command::Run(run::Args::from_plain_argv(argv)?),
     })
 }
 
@@ -312,6 +307,26 @@ mod tests {
                 "0",
             ],
             vec!["run", "--root", "/r", "fair"],
+            vec![
+                "run",
+                "--duration=2",
+                "--scheduler=fair",
+                "--root=/r",
+                "--variant=v1",
+                "--mode=m",
+                "--max-restarts=07",
+                "x.scxpkg",
+                "--verbose",
+            ],
+            vec![
+                "run",
+                "-v",
+                "fair",
+                "--param",
+                "k=v=w",
+                "--param=k2=",
+                "--json",
+            ],
         ];
         for args in same {
             let fast = parse_run_alone(argv(&args).into_iter())
@@ -325,6 +340,16 @@ mod tests {
             vec!["run", "fair", "--duration", "soon"],
             vec!["run", "fair", "--param", "novalue"],
             vec!["run", "fair", "--no-such-flag"],
+            vec!["run", "fair", "--json", "--json"],
+            vec!["run", "fair", "-v", "--verbose"],
+            vec!["run", "fair", "--variant", "a", "--variant=b"],
+            vec!["run", "fair", "--duration", "inf"],
+            vec!["run", "fair", "--duration", "-1"],
+            vec!["run", "fair", "--json=1"],
+            vec!["run", "fair", "other"],
+            vec!["run", "--", "fair"],
+            vec!["run", "fair", "--max-restarts", "-1"],
+            vec!["run", "fair", "--variant"],
             vec!["status"],
             vec!["check", "run"],
             vec!["--version"],

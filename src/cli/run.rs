@@ -30,7 +30,7 @@ pub(crate) struct Args {
     #[arg(long = "param", value_name = "KEY=VALUE", value_parser = loader_param)]
     params: Vec<(String, String)>,
     /// Detach after SECS seconds (default: run until SIGINT/SIGTERM).
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", value_parser = seconds)]
     duration: Option<f64>,
     /// Reloads allowed when the scheduler exits asking for a restart.
     #[arg(long, default_value_t = 3)]
@@ -47,6 +47,115 @@ pub(crate) struct Args {
     /// System of the installation to look NAME up in.
     #[arg(long, default_value = "/")]
     root: PathBuf,
+}
+
+impl Args {
+    /// Reads `run`'s arguments (after `run`) without clap, for the forms a
+    /// boot or a service unit writes: one target, `--flag`, `-v`,
+    /// `--option VALUE` and `--option=VALUE`. `None` for anything else (help,
+    /// `--`, a repeated single option, a value clap would read differently
+    /// or reject), which the caller leaves to clap. Under emulation, clap
+    /// building even this one subcommand costs ~130 ms of a start that is
+    /// timed against a bare loader (`benches/run_enable.rs`).
+    pub(super) fn from_plain_argv(words: impl Iterator<Item = std::ffi::OsString>) -> Option<Self> {
+        let words = words
+            .map(|a| a.into_string().ok())
+            .collect::<Option<Vec<String>>>()?;
+        let mut args = Args {
+            target: String::new(),
+            scheduler: None,
+            variant: None,
+            mode: None,
+            params: Vec::new(),
+            duration: None,
+            max_restarts: 3,
+            json: false,
+            verbose: false,
+            force: false,
+            root: PathBuf::from("/"),
+        };
+        let (mut target, mut seen) = (None, Vec::new());
+        let mut words = words.into_iter();
+        while let Some(word) = words.next() {
+            if !word.starts_with('-') {
+                once(&mut target, word)?;
+                continue;
+            }
+            let (name, inline) = match word.split_once('=') {
+                Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
+                _ => (word, None),
+            };
+            let name = if name == "-v" {
+                "--verbose".to_string()
+            } else {
+                name
+            };
+            if seen.contains(&name) && name != "--param" {
+                return None;
+            }
+            seen.push(name.clone());
+            if args.set_flag(&name) {
+                if inline.is_some() {
+                    return None;
+                }
+                continue;
+            }
+            let value = inline.or_else(|| words.next())?;
+            if value.is_empty() || value.starts_with('-') {
+                return None;
+            }
+            args.set_option(&name, value)?;
+        }
+        args.target = target?;
+        Some(args)
+    }
+
+    /// Sets the boolean flag `name`; false when `name` is not one.
+    fn set_flag(&mut self, name: &str) -> bool {
+        let flag = match name {
+            "--json" => &mut self.json,
+            "--verbose" | "-v" => &mut self.verbose,
+            "--force" => &mut self.force,
+            _ => return false,
+        };
+        *flag = true;
+        true
+    }
+
+    /// Sets the option `name` to `value`; `None` when it is not an option
+    /// or the value does not parse.
+    fn set_option(&mut self, name: &str, value: String) -> Option<()> {
+        match name {
+            "--scheduler" => self.scheduler = Some(value),
+            "--variant" => self.variant = Some(value),
+            "--mode" => self.mode = Some(value),
+            "--param" => self.params.push(loader_param(&value).ok()?),
+            "--duration" => self.duration = Some(seconds(&value).ok()?),
+            "--max-restarts" if value.bytes().all(|b| b.is_ascii_digit()) => {
+                self.max_restarts = value.parse().ok()?;
+            }
+            "--root" => self.root = PathBuf::from(value),
+            _ => return None,
+        }
+        Some(())
+    }
+}
+
+/// Puts `value` in an empty `slot`; `None` when it is taken already.
+fn once(slot: &mut Option<String>, value: String) -> Option<()> {
+    if slot.is_some() {
+        return None;
+    }
+    *slot = Some(value);
+    Some(())
+}
+
+/// A number of seconds a `Duration` can hold (not negative, not NaN, not infinite).
+fn seconds(s: &str) -> Result<f64, String> {
+    let secs: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    Duration::try_from_secs_f64(secs)
+        .map(|_| secs)
+        .map_err(|_| format!("{s} is not a number of seconds from 0 up"))
 }
 
 fn loader_param(s: &str) -> Result<(String, String), String> {

@@ -288,6 +288,7 @@ fn supervise(
     let ran = Instant::now();
     let ended = running.watch(opts.duration);
     let rss_kib = crate::live::rss_kib();
+    let peak_rss_kib = crate::live::peak_rss_kib();
     let ran_secs = ran.elapsed().as_secs_f64();
     let detached = running.detach();
     // The kernel may eject the scheduler in the same moment the duration
@@ -317,6 +318,7 @@ fn supervise(
         exit: detached.exit,
         restarts: 0,
         rss_kib,
+        peak_rss_kib,
         phases: Phases::default(),
     }
 }

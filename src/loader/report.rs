@@ -59,6 +59,9 @@ pub struct RunReport {
     pub restarts: u32,
     /// Resident set size of the loader while the scheduler ran, in KiB.
     pub rss_kib: Option<u64>,
+    /// The loader's peak resident set size up to then, in KiB (`VmHWM`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_kib: Option<u64>,
     /// Where the time to `enabled` went.
     #[serde(default)]
     pub phases: Phases,
