@@ -161,6 +161,26 @@ fn assert_kernel_reads(vm: &VmMatrix) {
         for p in &misses {
             assert_eq!(p.btf_mapped, mappable, "{release}: {p:?}");
         }
+        for r in &reports {
+            assert_phases_within_enable(release, r);
+        }
+    }
+}
+
+/// `enable_ms` counts from the command's start, so the phases before
+/// `enabled` (each rounded down to a millisecond) fit inside it; the peak
+/// resident set is never below the resident set.
+fn assert_phases_within_enable(release: &str, r: &scxpack::loader::RunReport) {
+    let p = &r.phases;
+    let parts = p.package_ms + p.select.select_ms + p.open_ms + p.load_ms + p.attach_ms;
+    assert!(
+        parts <= r.enable_ms + 5,
+        "{release} {}: phases add up to {parts} ms, over enable_ms {}: {p:?}",
+        r.scheduler,
+        r.enable_ms
+    );
+    if let (Some(rss), Some(peak)) = (r.rss_kib, r.peak_rss_kib) {
+        assert!(peak >= rss, "{release} {}: peak {peak} KiB < {rss} KiB", r.scheduler);
     }
 }
 
