@@ -5,6 +5,10 @@
 //! where `scxpack run`'s time went (its `phases`): the first round reads and
 //! parses the kernel's BTF (a cold start), the later ones find the verdicts
 //! in this boot's cache under `/run/scxpack` (a restart or switch).
+//! Then the same object is started and stopped through `scxpack daemon`,
+//! alternating with the minimal loader again: the daemon's `enable_ms`
+//! counts from a request's arrival, in a process whose code has run before
+//! (what a switch pays, with no new process).
 //!
 //! `cargo bench --bench run_enable` (needs QEMU, busybox-static and a kernel
 //! image: `$SCXPACK_BENCH_KERNEL`, default `../shared/kernels/7.2.13+deb14/vmlinuz`).
@@ -53,6 +57,7 @@ fn main() {
             ["/tmp/m", "/pkg/fifo.bpf.o", "1"],
         ));
     }
+    jobs.extend(daemon_jobs());
     let cfg = VmConfig {
         accel: Accel::Tcg,
         timeout: Duration::from_secs(900),
@@ -68,13 +73,7 @@ fn main() {
     .expect("vm run");
     let run = &runs[0];
     assert!(run.failure.is_none(), "guest failed: {:?}", run.failure);
-    let figure = |prefix: &str, key: &str| -> Vec<f64> {
-        run.jobs
-            .iter()
-            .filter(|j| j.id.starts_with(prefix))
-            .filter_map(|j| j.json.as_ref()?.get(key)?.as_f64())
-            .collect()
-    };
+    let figure = |prefix: &str, key: &str| figure(run, prefix, key);
     let ours = figure("scxpack-", "enable_ms");
     let theirs = figure("minimal-", "enable_ms");
     let rss = figure("scxpack-", "rss_kib");
@@ -119,6 +118,61 @@ fn main() {
         figure("minimal-", "load_ms"),
         figure("minimal-", "attach_ms")
     );
+    print_daemon(run);
+}
+
+/// The `key` figure of every job whose id starts with `prefix`, in order.
+fn figure(run: &vm::KernelRun, prefix: &str, key: &str) -> Vec<f64> {
+    run.jobs
+        .iter()
+        .filter(|j| j.id.starts_with(prefix))
+        .filter_map(|j| j.json.as_ref()?.get(key)?.as_f64())
+        .collect()
+}
+
+/// The daemon's starts against the minimal loader run beside them.
+fn print_daemon(run: &vm::KernelRun) {
+    let daemon = figure(run, "daemon-", "enable_ms");
+    let beside = figure(run, "beside-", "enable_ms");
+    assert_eq!(daemon.len(), ROUNDS + 1, "daemon starts: {:?}", run.jobs);
+    let (first, rest) = (daemon[0], daemon[1..].to_vec());
+    let (median, base) = (common::median(rest.clone()), common::median(beside.clone()));
+    println!(
+        "daemon start enable ms (from the request): first {first:.0}, then {rest:?} median \
+         {median:.0}; minimal beside them {beside:?} median {base:.0}; ratio {:.2}",
+        median / base
+    );
+}
+
+/// `scxpack daemon` started in the background, then a first start and
+/// `ROUNDS` more of the object through it (each stopped a second later),
+/// each round followed by the minimal loader.
+fn daemon_jobs() -> Vec<GuestJob> {
+    const SOCKET: &str = "/tmp/scxpack-bench.sock";
+    let up = format!(
+        "/bin/scxpack daemon --socket {SOCKET} --state /tmp/scxpack-bench.json --no-restore \
+         >/tmp/daemon.log 2>&1 & \
+         for i in $(seq 100); do [ -S {SOCKET} ] && exit 0; sleep 0.1; done; cat /tmp/daemon.log; exit 1"
+    );
+    let start_stop = format!(
+        "/bin/scxpack switch /pkg/fifo.bpf.o --socket {SOCKET} --json && sleep 1 && \
+         /bin/scxpack stop --socket {SOCKET} >/dev/null"
+    );
+    let mut jobs = vec![
+        GuestJob::new("daemon-up", ["sh", "-c", up.as_str()]),
+        GuestJob::new("daemon-first", ["sh", "-c", start_stop.as_str()]),
+    ];
+    for i in 0..ROUNDS {
+        jobs.push(GuestJob::new(
+            format!("daemon-{i}"),
+            ["sh", "-c", start_stop.as_str()],
+        ));
+        jobs.push(GuestJob::new(
+            format!("beside-{i}"),
+            ["/tmp/m", "/pkg/fifo.bpf.o", "1"],
+        ));
+    }
+    jobs
 }
 
 /// Where each `scxpack run` round's time went, from its JSON report.

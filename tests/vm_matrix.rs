@@ -180,7 +180,11 @@ fn assert_phases_within_enable(release: &str, r: &scxpack::loader::RunReport) {
         r.enable_ms
     );
     if let (Some(rss), Some(peak)) = (r.rss_kib, r.peak_rss_kib) {
-        assert!(peak >= rss, "{release} {}: peak {peak} KiB < {rss} KiB", r.scheduler);
+        assert!(
+            peak >= rss,
+            "{release} {}: peak {peak} KiB < {rss} KiB",
+            r.scheduler
+        );
     }
 }
 

@@ -95,6 +95,11 @@ fn check_switches(kernel: &str, lines: &[String]) {
             if let Some(g) = v["gap_ms"].as_f64() {
                 gaps.push(g);
             }
+            let enable_ms = v["enable_ms"].as_f64();
+            assert!(
+                enable_ms.is_some_and(|t| t > 0.0 && v["gap_ms"].as_f64().is_none_or(|g| g <= t)),
+                "{kernel}: a switch answers with enable_ms, covering the gap: {line}"
+            );
             wanted = want.to_string();
         } else if let Some(rest) = line.strip_prefix("OPS ") {
             // The kernel may append the scheduler's version to the ops name.

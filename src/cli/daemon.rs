@@ -146,9 +146,14 @@ fn request(args: &ClientArgs, req: &Request) -> anyhow::Result<ExitCode> {
         print_json_line(&answer)?;
     }
     match answer {
-        Response::Done { status, gap_ms, .. } => {
+        Response::Done {
+            status,
+            gap_ms,
+            enable_ms,
+            ..
+        } => {
             if !args.json {
-                print_done(&status, gap_ms);
+                print_done(&status, gap_ms, enable_ms);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -159,13 +164,16 @@ fn request(args: &ClientArgs, req: &Request) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn print_done(status: &DaemonStatus, gap_ms: Option<f64>) {
+fn print_done(status: &DaemonStatus, gap_ms: Option<f64>, enable_ms: Option<f64>) {
     match &status.running {
         Some(r) => {
+            let took = enable_ms
+                .map(|t| format!(" in {t:.1} ms"))
+                .unwrap_or_default();
             let gap = gap_ms
                 .map(|g| format!("; {g:.1} ms without a scheduler of ours"))
                 .unwrap_or_default();
-            println!("{} enabled as {}{gap}", describe(&r.spec), r.ops_name);
+            println!("{} enabled as {}{took}{gap}", describe(&r.spec), r.ops_name);
         }
         None => println!("stopped: no scheduler of the daemon runs"),
     }

@@ -142,15 +142,19 @@ impl Daemon {
                 uid: uid.unwrap_or(u32::MAX),
             });
         }
+        let arrived = Instant::now();
         let result = match req {
-            Request::Status => Ok(None),
+            Request::Status => Ok(Answer::default()),
             Request::Start(spec) => self.start_new(spec),
             Request::Switch(spec) => self.switch(spec.clone()),
             Request::Stop => self.stop(),
             Request::Restart => self.restart(),
         };
         match result {
-            Ok(gap) => Response::done(self.status(), gap.map(|g| g.as_secs_f64() * 1000.0)),
+            Ok(a) => Response::done(self.status(), a.gap.map(millis)).with_enable_ms(
+                a.enabled_at
+                    .map(|t| millis(t.saturating_duration_since(arrived))),
+            ),
             Err(e) => Response::failed(e),
         }
     }
@@ -175,27 +179,33 @@ impl Daemon {
         self.current.is_some()
     }
 
-    fn start_new(&mut self, spec: &Spec) -> Result<Option<Duration>, DaemonError> {
+    fn start_new(&mut self, spec: &Spec) -> Result<Answer, DaemonError> {
         if self.holding() {
             let scheduler = self.running_spec().map(|s| s.scheduler).unwrap_or_default();
             return Err(DaemonError::AlreadyRunning { scheduler });
         }
-        self.start(spec.clone())?;
+        let enabled_at = self.start(spec.clone())?;
         self.save(Some(spec.clone()))?;
-        Ok(None)
+        Ok(Answer {
+            gap: None,
+            enabled_at: Some(enabled_at),
+        })
     }
 
     /// Stops what runs (if anything) and starts `spec`; the gap is from the
     /// old scheduler's detach to the new one enabled.
-    fn switch(&mut self, spec: Spec) -> Result<Option<Duration>, DaemonError> {
+    fn switch(&mut self, spec: Spec) -> Result<Answer, DaemonError> {
         let (pkg, values) = self.prepare(&spec)?;
         let detached_at = self.current.take().and_then(Supervisor::stop);
         let enabled_at = self.start_prepared(pkg, spec.clone(), values)?;
         self.save(Some(spec))?;
-        Ok(detached_at.map(|d| enabled_at.saturating_duration_since(d)))
+        Ok(Answer {
+            gap: detached_at.map(|d| enabled_at.saturating_duration_since(d)),
+            enabled_at: Some(enabled_at),
+        })
     }
 
-    fn stop(&mut self) -> Result<Option<Duration>, DaemonError> {
+    fn stop(&mut self) -> Result<Answer, DaemonError> {
         if !self.holding() {
             return Err(DaemonError::NotRunning);
         }
@@ -203,10 +213,10 @@ impl Daemon {
             let _ = s.stop();
         }
         self.save(None)?;
-        Ok(None)
+        Ok(Answer::default())
     }
 
-    fn restart(&mut self) -> Result<Option<Duration>, DaemonError> {
+    fn restart(&mut self) -> Result<Answer, DaemonError> {
         let spec = self.running_spec().ok_or(DaemonError::NotRunning)?;
         self.switch(spec)
     }
@@ -273,6 +283,19 @@ impl Daemon {
     fn save(&self, scheduler: Option<Spec>) -> Result<(), DaemonError> {
         state::save(&self.opts.state, &SavedState { scheduler })
     }
+}
+
+/// What a request changed, for its answer.
+#[derive(Debug, Default)]
+struct Answer {
+    /// From the old scheduler's detach to the new one enabled (a switch).
+    gap: Option<Duration>,
+    /// When the new scheduler was enabled (a start, switch or restart).
+    enabled_at: Option<Instant>,
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }
 
 /// Answers each request line of one client; the daemon is locked for

@@ -115,6 +115,11 @@ pub enum Response {
         /// restart: from the old one's detach to the new one enabled.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         gap_ms: Option<f64>,
+        /// Milliseconds from the request's arrival to the new scheduler
+        /// enabled, for a start, switch or restart (the daemon's code is
+        /// warm: no new process, no command line, this boot's cache).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        enable_ms: Option<f64>,
     },
     Failed {
         ok: No,
@@ -166,7 +171,17 @@ impl Response {
             ok: Yes,
             status: Box::new(status),
             gap_ms,
+            enable_ms: None,
         }
+    }
+
+    /// This answer with `enable_ms` set (a done answer only).
+    #[must_use]
+    pub fn with_enable_ms(mut self, ms: Option<f64>) -> Self {
+        if let Response::Done { enable_ms, .. } = &mut self {
+            *enable_ms = ms;
+        }
+        self
     }
 
     /// A failed answer.
