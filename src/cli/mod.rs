@@ -266,6 +266,19 @@ mod tests {
             .collect()
     }
 
+    /// A duration a `Duration` cannot hold is a usage error, never a panic
+    /// when the run ends (`Duration::from_secs_f64` panics on it).
+    #[test]
+    fn run_refuses_durations_a_duration_cannot_hold() {
+        for bad in ["inf", "NaN", "-1", "1e30"] {
+            let option = format!("--duration={bad}");
+            let args = argv(&["run", "fair", &option]);
+            assert!(parse_run_alone(args.clone().into_iter()).is_none(), "{bad}");
+            let err = Cli::try_parse_from(args).expect_err(bad);
+            assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
+        }
+    }
+
     /// The `run`-only parser reads every `run` command line as the full
     /// parser does, and leaves everything else to it.
     #[test]
