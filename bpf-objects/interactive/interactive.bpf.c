@@ -14,8 +14,12 @@
  *   avg_wake_gap   moving average of the time between two wakeups.
  * A task is latency-critical while avg_burst <= max_burst_us, its current
  * burst <= max_burst_us, and it wakes at least min_wake_hz times a second.
- * Averages are EWMAs with weight 1/4 for the newest sample; new tasks start
- * as batch and qualify after a few short bursts.
+ * Averages are EWMAs with weight 1/4 for the newest sample. New tasks start
+ * as batch; their first measured burst and wakeup gap replace the start
+ * values (rather than being averaged into them), so a thread that sleeps and
+ * wakes like an interactive one qualifies on its second wakeup. Averaged in,
+ * the start values took about eight wakeups to wear off, and each of those
+ * wakeups waited in the batch queue behind a whole batch slice.
  *
  * Preemption (parameter `preempt`): when a latency-critical task wakes up
  * and its CPU is running a batch task, the task is queued and that CPU is
@@ -63,6 +67,7 @@ struct task_ctx {
 	u64 avg_burst;		/* EWMA of completed bursts, ns */
 	u64 last_wake;		/* time of the last wakeup, ns (0: none yet) */
 	u64 avg_wake_gap;	/* EWMA of the time between wakeups, ns */
+	u64 measured;		/* avg_burst and avg_wake_gap hold real samples */
 };
 
 struct {
@@ -219,12 +224,20 @@ void BPF_STRUCT_OPS(interactive_runnable, struct task_struct *p, u64 enq_flags)
 	if (!tctx)
 		return;
 
-	/* A wakeup closes the previous burst. */
+	/*
+	 * A wakeup closes the previous burst. The first samples replace the
+	 * start values (see the top of this file).
+	 */
 	now = scx_compat_now();
-	tctx->avg_burst = ewma(tctx->avg_burst, tctx->burst);
+	if (tctx->last_wake) {
+		tctx->avg_burst = tctx->measured ? ewma(tctx->avg_burst, tctx->burst) : tctx->burst;
+		if (now > tctx->last_wake)
+			tctx->avg_wake_gap = tctx->measured ?
+				ewma(tctx->avg_wake_gap, now - tctx->last_wake) :
+				now - tctx->last_wake;
+		tctx->measured = 1;
+	}
 	tctx->burst = 0;
-	if (tctx->last_wake && now > tctx->last_wake)
-		tctx->avg_wake_gap = ewma(tctx->avg_wake_gap, now - tctx->last_wake);
 	tctx->last_wake = now;
 }
 
