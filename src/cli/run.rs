@@ -169,9 +169,30 @@ fn loader_param(s: &str) -> Result<(String, String), String> {
 /// installed under `root`. Shared with the daemon and the user-half
 /// programs (`scxpack-relay`).
 pub fn open_package(target: &str, root: &Path) -> anyhow::Result<Package> {
+    open_package_reusing(target, root, None, &std::cell::Cell::new(false))
+}
+
+/// [`open_package`], taking a bare object's requirements from what `kernel`
+/// read of this boot's cache when an earlier start read the same bytes.
+/// `reused` is set when it did.
+fn open_package_reusing(
+    target: &str,
+    root: &Path,
+    kernel: Option<&loader::KernelPrefetch>,
+    reused: &std::cell::Cell<bool>,
+) -> anyhow::Result<Package> {
     let path = Path::new(target);
     let (package, from) = if super::names_a_file(target) {
-        (Package::open(path)?, path.to_path_buf())
+        let known = |sha: &str| {
+            let req = kernel.and_then(|k| k.bare_requirements(sha));
+            reused.set(req.is_some());
+            req
+        };
+        let limits = crate::package::Limits::default();
+        (
+            Package::open_reusing(path, &limits, known)?,
+            path.to_path_buf(),
+        )
     } else {
         let installed = crate::package::Installed::scan(root)?;
         // A damaged package may be the one that provided the scheduler.
@@ -189,7 +210,8 @@ pub fn open_package(target: &str, root: &Path) -> anyhow::Result<Package> {
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     // The kernel is read while the package is opened and verified.
     let kernel = loader::KernelPrefetch::start(&System::default());
-    let pkg = open_package(&args.target, &args.root)?;
+    let reused = std::cell::Cell::new(false);
+    let pkg = open_package_reusing(&args.target, &args.root, Some(&kernel), &reused)?;
     let mut scheduler = args.scheduler.clone();
     if scheduler.is_none() && !super::names_a_file(&args.target) {
         scheduler = Some(args.target.clone());
@@ -205,7 +227,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         force: args.force,
         started: Some(super::started()),
     };
-    let report = match loader::run_with_kernel(&pkg, &opts, &System::default(), kernel) {
+    let mut report = match loader::run_with_kernel(&pkg, &opts, &System::default(), Some(kernel)) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("scxpack: error: {e}");
@@ -215,6 +237,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             return Ok(e.exit_status().into());
         }
     };
+    report.phases.object_cached = reused.get();
     if let Some(exit) = &report.exit {
         eprintln!(
             "scxpack: {} stopped: {} ({}) exit_code {:#x}: {}",

@@ -7,7 +7,8 @@
 //! of `/sys/kernel/btf/vmlinux` and of the kernel config files the loader
 //! reads, the scxpack version and this file's format. Each variant's
 //! assessment is stored under a hash of its object's sha256, its manifest
-//! policy and its requirements. `/run` is a tmpfs: a reboot empties it.
+//! policy and its requirements, and a bare object's requirements under its
+//! sha256. `/run` is a tmpfs: a reboot empties it.
 //! The directory is only trusted when this user owns it and nobody else
 //! may write to it; everything here is best effort, and a cache that cannot
 //! be read or written is simply not used.
@@ -22,10 +23,11 @@ use sha2::{Digest, Sha256};
 use crate::kernel::kconfig;
 use crate::live::{RUN_CACHE, SYS_BTF, System};
 use crate::matching::Assessment;
-use crate::package::Variant;
+use crate::object::Requirements;
+use crate::package::{Variant, lower_hex};
 
 /// Bumped whenever [`Entry`] changes meaning.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Entry {
@@ -33,6 +35,12 @@ struct Entry {
     release: Option<String>,
     sched_ext: bool,
     assessments: BTreeMap<String, Assessment>,
+    /// The loader's part of a bare object's requirements
+    /// ([`Requirements::loader_layout`]) by the object's sha256: what this
+    /// scxpack read from those bytes, so a restart need not read the
+    /// object again.
+    #[serde(default)]
+    objects: BTreeMap<String, String>,
 }
 
 /// The running kernel as this boot's cache knows it.
@@ -53,15 +61,6 @@ pub(super) struct Hit {
 impl BootCache {
     /// The cache of this boot and kernel, read when there is a trusted one;
     /// `None` when no key can be made (no boot id, no kernel BTF).
-    /// Whether this boot's cache file exists (without reading it).
-    pub(super) fn exists(root: &System) -> bool {
-        boot_key(root).is_some_and(|key| {
-            root.path(Path::new(RUN_CACHE))
-                .join(format!("{key}.json"))
-                .exists()
-        })
-    }
-
     pub(super) fn open(root: &System) -> Option<Self> {
         let key = boot_key(root)?;
         let dir = root.path(Path::new(RUN_CACHE));
@@ -73,6 +72,21 @@ impl BootCache {
                 ..Entry::default()
             });
         Some(BootCache { dir, file, entry })
+    }
+
+    /// Whether it holds any verdict yet (a restart or a switch, rather
+    /// than the first start of this boot).
+    pub(super) fn is_empty(&self) -> bool {
+        self.entry.assessments.is_empty()
+    }
+
+    /// The loader's part of the requirements of the bare object whose
+    /// sha256 is `sha256`, as an earlier start in this boot read them;
+    /// only together with that object's verdict (read from the same file),
+    /// as those requirements can start the object but never judge it.
+    pub(super) fn object_requirements(&self, sha256: &str) -> Option<Requirements> {
+        self.entry.assessments.get(&bare_key(sha256))?;
+        Requirements::from_loader_layout(self.entry.objects.get(sha256)?)
     }
 
     /// Every assessment `keys` name, when all of them are cached.
@@ -88,17 +102,19 @@ impl BootCache {
         })
     }
 
-    /// Records the kernel and the assessments of `keys`, and writes the file
-    /// (atomically: a temporary file renamed over it).
+    /// Records the kernel, the assessments of `keys` and the requirements
+    /// of bare objects by sha256, and writes the file (atomically: a
+    /// temporary file renamed over it).
     pub(super) fn store(
         &mut self,
-        release: Option<String>,
-        sched_ext: bool,
+        (release, sched_ext): (Option<String>, bool),
         judged: impl IntoIterator<Item = (String, Assessment)>,
+        objects: impl IntoIterator<Item = (String, String)>,
     ) {
         self.entry.release = release;
         self.entry.sched_ext = sched_ext;
         self.entry.assessments.extend(judged);
+        self.entry.objects.extend(objects);
         let _ = self.save();
     }
 
@@ -120,32 +136,55 @@ impl BootCache {
 /// scxpack (whose version is in the boot key) reads from the object, so
 /// its sha256 says it all, and nothing needs rendering as JSON.
 pub(super) fn variant_key(v: &Variant, bare: bool) -> String {
+    if bare {
+        return bare_key(&v.sha256);
+    }
     let mut h = Sha256::new();
     h.update(v.sha256.as_bytes());
-    if bare {
-        h.update(b"bare object");
-    } else {
-        h.update(serde_json::to_vec(&v.policy).unwrap_or_default());
-        h.update(serde_json::to_vec(&v.requirements).unwrap_or_default());
-    }
-    hex(&h.finalize())
+    h.update(serde_json::to_vec(&v.policy).unwrap_or_default());
+    h.update(serde_json::to_vec(&v.requirements).unwrap_or_default());
+    lower_hex(&h.finalize())
 }
 
-/// The key of this boot, kernel, config and scxpack.
+/// The key of a bare object's assessment, from its sha256.
+fn bare_key(sha256: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(sha256.as_bytes());
+    h.update(b"bare object");
+    lower_hex(&h.finalize())
+}
+
+/// The key of this boot, kernel, config and scxpack: the raw bytes of
+/// each part hashed (no text formatting, which costs a start under
+/// emulation tens of milliseconds on first use).
 fn boot_key(root: &System) -> Option<String> {
     let mut h = Sha256::new();
     let release = root.release();
     h.update(root.boot_id()?.as_bytes());
+    h.update(b"\0");
     h.update(release.as_deref().unwrap_or("").as_bytes());
-    let (size, mtime) = root.stamp(SYS_BTF)?;
-    h.update(format!("{size}:{mtime}").as_bytes());
+    stamp(&mut h, Some(root.stamp(SYS_BTF)?));
     for rel in kconfig::running_paths(release.as_deref()) {
-        let stamp = root.stamp(&rel.to_string_lossy());
-        h.update(format!("{}={stamp:?};", rel.display()).as_bytes());
+        h.update(rel.as_os_str().as_encoded_bytes());
+        stamp(&mut h, root.stamp(&rel.to_string_lossy()));
     }
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
     h.update(FORMAT.to_le_bytes());
-    Some(hex(&h.finalize())[..32].to_string())
+    let mut key = lower_hex(&h.finalize());
+    key.truncate(32);
+    Some(key)
+}
+
+/// A file's size and modification time (or its absence) into `h`.
+fn stamp(h: &mut Sha256, stamp: Option<(u64, u128)>) {
+    match stamp {
+        Some((size, mtime)) => {
+            h.update([1]);
+            h.update(size.to_le_bytes());
+            h.update(mtime.to_le_bytes());
+        }
+        None => h.update([0]),
+    }
 }
 
 /// The entry in `file`, when `dir` is ours and writable by us alone.
@@ -157,14 +196,6 @@ fn read_trusted(dir: &Path, file: &Path) -> Option<Entry> {
         return None;
     }
     serde_json::from_slice(&std::fs::read(file).ok()?).ok()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 #[cfg(test)]
@@ -222,12 +253,12 @@ mod tests {
         let mut refused = Assessment::default();
         refused.refuse(Reason::NoSchedExt);
         cache.store(
-            Some("6.16.3".into()),
-            true,
+            (Some("6.16.3".into()), true),
             [
                 ("a".to_string(), assessment()),
                 ("b".to_string(), refused.clone()),
             ],
+            [],
         );
         let hit = BootCache::open(&root).unwrap().lookup(&keys).unwrap();
         assert_eq!(hit.assessments, vec![assessment(), refused]);
@@ -248,13 +279,38 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// A bare object's requirements come back only with its verdict, and
+    /// only for the same bytes.
+    #[test]
+    fn bare_requirements_come_back_with_their_verdict() {
+        let (dir, root) = fake_root("bare");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf-objects/fifo/fifo.bpf.o");
+        let req = Requirements::from_path(&path).unwrap();
+        let sha = crate::package::sha256_hex(&std::fs::read(&path).unwrap());
+        let layout = [(sha.clone(), req.loader_layout())];
+        let mut cache = BootCache::open(&root).unwrap();
+        cache.store((None, true), [], layout.clone());
+        assert!(cache.object_requirements(&sha).is_none(), "no verdict yet");
+        cache.store((None, true), [(bare_key(&sha), assessment())], layout);
+        let back = BootCache::open(&root)
+            .unwrap()
+            .object_requirements(&sha)
+            .unwrap();
+        assert_eq!(back.struct_ops, req.struct_ops);
+        assert_eq!(back.rodata, req.rodata);
+        assert_eq!(back.exit_info, req.exit_info);
+        let other = "0".repeat(64);
+        assert!(cache.object_requirements(&other).is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn a_directory_others_can_write_is_not_trusted() {
         let (dir, root) = fake_root("perm");
         let keys = vec!["a".to_string()];
         BootCache::open(&root)
             .unwrap()
-            .store(None, true, [("a".to_string(), assessment())]);
+            .store((None, true), [("a".to_string(), assessment())], []);
         let cache_dir = dir.join(RUN_CACHE);
         assert_eq!(std::fs::metadata(&cache_dir).unwrap().mode() & 0o777, 0o700);
         std::fs::set_permissions(

@@ -182,4 +182,6 @@ pub enum ShimError {
     Nul(String),
     #[error(transparent)]
     Global(#[from] crate::object::GlobalError),
+    #[error("cannot read the object's globals: {0}")]
+    Globals(String),
 }

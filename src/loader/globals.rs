@@ -14,7 +14,7 @@ use std::ptr::NonNull;
 use libbpf_rs::{AsRawLibbpf, Map, MapCore, MapFlags, Object, OpenMapMut, OpenObject};
 
 use super::error::{LoadError, LoadStep};
-use crate::object::{GlobalError, ObjectError, Resize, Write, near_names};
+use crate::object::{GlobalError, Globals, ObjectError, Resize, Write, near_names};
 
 /// Why a setup step (a global, a resize, a map size, a map by name) failed.
 #[derive(Debug, thiserror::Error)]
@@ -181,4 +181,40 @@ pub(super) fn section(object: &Object, section: &str, global: &str) -> Result<Ve
     m.lookup(&0u32.to_ne_bytes(), MapFlags::ANY)
         .map_err(|e| read(e.to_string()))?
         .ok_or_else(|| read("no value at key 0".to_string()))
+}
+
+/// The object's typed globals, read from its BTF the first time something
+/// asks for them: a scheduler started without parameters or setup steps
+/// never pays for that second pass over the object (under emulation, a
+/// cold start's ~50 ms).
+#[derive(Debug)]
+pub(super) struct ObjectGlobals<'p> {
+    object: &'p str,
+    bytes: &'p [u8],
+    read: std::cell::OnceCell<Globals>,
+}
+
+impl<'p> ObjectGlobals<'p> {
+    /// The globals of `bytes` (the object named `object`), not read yet.
+    pub(super) fn new(object: &'p str, bytes: &'p [u8]) -> Self {
+        ObjectGlobals {
+            object,
+            bytes,
+            read: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The globals, read now when this is the first call.
+    pub(super) fn get(&self) -> Result<&Globals, ObjectError> {
+        if let Some(g) = self.read.get() {
+            return Ok(g);
+        }
+        let g = Globals::from_bytes(std::path::Path::new(self.object), self.bytes)?;
+        Ok(self.read.get_or_init(|| g))
+    }
+
+    /// Replaces the globals (after a resize changed their sizes).
+    pub(super) fn replace(&mut self, globals: Globals) {
+        self.read = std::cell::OnceCell::from(globals);
+    }
 }

@@ -263,6 +263,7 @@ fn start_variant<'p>(
     let running = loaded.attach(root)?;
     let phases = Phases {
         package_ms: 0,
+        object_cached: false,
         select: selected.phases,
         open_ms,
         load_ms,

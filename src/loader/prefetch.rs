@@ -2,7 +2,9 @@
 //! its facts derived on a thread of their own while the caller opens and
 //! verifies the package, so a first start after boot does the two at once.
 //! Started only when this boot's verdict cache has nothing yet (a restart
-//! or a switch reads no BTF at all and would only pay for the thread).
+//! or a switch reads no BTF at all and would only pay for the thread);
+//! the cache itself is read here, once, before the package is opened, so
+//! a bare object's requirements can come from it too.
 
 use std::time::Instant;
 
@@ -12,6 +14,7 @@ use super::stages::lap;
 use crate::btf::Btf;
 use crate::kernel::{Kconfig, KernelError, KernelFacts};
 use crate::live::{LiveKernel, SYS_BTF, System};
+use crate::object::Requirements;
 
 /// The running kernel as read once: its BTF bytes, config and facts.
 #[derive(Debug)]
@@ -54,31 +57,58 @@ pub(super) fn read_live(root: &System) -> Result<(LiveKernel, Option<Kconfig>), 
     Ok((live, kconfig))
 }
 
-/// [`KernelRead::now`] running on a thread of its own.
+/// [`KernelRead::now`] on a thread of its own.
+pub(super) type ReadThread = std::thread::JoinHandle<Result<KernelRead, RunError>>;
+
+/// What a start knows of the running kernel before it opens the package:
+/// this boot's cache, read once, and, when that cache holds no verdict
+/// yet, [`KernelRead::now`] running on a thread of its own.
 #[derive(Debug)]
-pub struct KernelPrefetch(std::thread::JoinHandle<Result<KernelRead, RunError>>);
+pub struct KernelPrefetch {
+    cache: Option<BootCache>,
+    read: Option<ReadThread>,
+}
 
 impl KernelPrefetch {
-    /// Starts reading the running kernel, unless this boot's cache already
-    /// holds verdicts (then `None`: the selection will most likely not need
-    /// the kernel, and reads it itself if it does).
+    /// Reads this boot's cache and, unless it already holds verdicts (a
+    /// restart or a switch, which will most likely not need the kernel and
+    /// reads it itself if it does), starts reading the running kernel.
     #[must_use]
-    pub fn start(root: &System) -> Option<Self> {
-        if BootCache::exists(root) {
-            return None;
-        }
-        let root = root.clone();
-        std::thread::Builder::new()
-            .name("scxpack-kernel".into())
-            .spawn(move || KernelRead::now(&root))
-            .ok()
-            .map(KernelPrefetch)
+    pub fn start(root: &System) -> Self {
+        let cache = BootCache::open(root);
+        let read = cache
+            .as_ref()
+            .is_none_or(BootCache::is_empty)
+            .then(|| {
+                let root = root.clone();
+                std::thread::Builder::new()
+                    .name("scxpack-kernel".into())
+                    .spawn(move || KernelRead::now(&root))
+                    .ok()
+            })
+            .flatten();
+        KernelPrefetch { cache, read }
     }
 
-    /// What the thread read (its panic, if it panicked, goes on here).
-    pub fn join(self) -> Result<KernelRead, RunError> {
-        self.0
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    /// The requirements of the bare object whose sha256 is `sha256`, when
+    /// an earlier start in this boot read them (for
+    /// [`crate::package::Package::open_reusing`]).
+    #[must_use]
+    pub fn bare_requirements(&self, sha256: &str) -> Option<Requirements> {
+        self.cache.as_ref()?.object_requirements(sha256)
     }
+
+    /// The cache and the thread, taken apart.
+    pub(super) fn into_parts(self) -> (Option<BootCache>, Option<ReadThread>) {
+        (self.cache, self.read)
+    }
+}
+
+/// What the thread read, when one was started (its panic, if it panicked,
+/// goes on here).
+pub(super) fn join(read: Option<ReadThread>) -> Option<Result<KernelRead, RunError>> {
+    read.map(|t| {
+        t.join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }

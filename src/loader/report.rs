@@ -74,6 +74,10 @@ pub struct Phases {
     /// verifying the package (0 when the caller gave no start time).
     #[serde(default)]
     pub package_ms: u64,
+    /// A bare object's requirements came from this boot's cache (an
+    /// earlier start read the same bytes) instead of the object.
+    #[serde(default)]
+    pub object_cached: bool,
     #[serde(flatten)]
     pub select: SelectPhases,
     /// libbpf open and our shims.

@@ -41,8 +41,8 @@ use libbpf_rs::{Link, Object, OpenObject};
 use super::boot_cache::{self, BootCache};
 use super::error::{LoadError, LoadStep, RunError, ShimError};
 use super::exit_info::ExitInfo;
-use super::globals::{self, SetupError};
-use super::prefetch::{self, KernelPrefetch};
+use super::globals::{self, ObjectGlobals, SetupError};
+use super::prefetch::{self, KernelPrefetch, ReadThread};
 use super::report::{SelectPhases, Skipped};
 use super::watch::{self, Ended};
 use super::{libbpf_log, open, preflight};
@@ -166,8 +166,7 @@ impl<'p> Selected<'p> {
             )
         })?;
         libbpf_log::take();
-        let globals = Globals::from_bytes(std::path::Path::new(&variant.object), bytes)
-            .map_err(|e| LoadError::ours(LoadStep::Open, e))?;
+        let globals = ObjectGlobals::new(&variant.object, bytes);
         let req = &variant.requirements;
         let plan = choice.assessment.plan();
         let text = open::needs_kconfig(req).then(|| plan.kconfig_text());
@@ -210,7 +209,7 @@ pub struct OpenScheduler<'p> {
     object: OpenObject,
     variant: &'p Variant,
     ops_name: String,
-    globals: Globals,
+    globals: ObjectGlobals<'p>,
 }
 
 impl<'p> OpenScheduler<'p> {
@@ -219,7 +218,8 @@ impl<'p> OpenScheduler<'p> {
     /// bool), checked like [`OpenScheduler::set`]. Parameters are validated
     /// against their C types by [`super::params`] before they get here.
     pub fn set_rodata(&mut self, name: &str, value: u64) -> Result<(), ShimError> {
-        let g = self.globals.get(name)?;
+        let globals = (self.globals.get()).map_err(|e| ShimError::Globals(e.to_string()))?;
+        let g = globals.get(name)?;
         let value = match g.ty {
             GlobalType::Scalar(Scalar::Bool) if value <= 1 => Value::Bool(value == 1),
             GlobalType::Scalar(Scalar::Int { signed: true, .. }) => {
@@ -227,7 +227,7 @@ impl<'p> OpenScheduler<'p> {
             }
             _ => Value::Int(i128::from(value)),
         };
-        let w = self.globals.encode(name, value)?;
+        let w = globals.encode(name, value)?;
         globals::write(&mut self.object, &w, name).map_err(|e| match e {
             SetupError::Global(g) => ShimError::Global(g),
             SetupError::NoDataMap { section, .. } => ShimError::NoDataMap(section),
@@ -261,7 +261,7 @@ pub struct LoadedScheduler<'p> {
     object: Object,
     variant: &'p Variant,
     ops_name: String,
-    globals: Globals,
+    globals: ObjectGlobals<'p>,
 }
 
 impl<'p> LoadedScheduler<'p> {
@@ -345,7 +345,7 @@ pub struct AttachedScheduler<'p> {
     variant: &'p Variant,
     ops_name: String,
     root: System,
-    globals: Globals,
+    globals: ObjectGlobals<'p>,
 }
 
 impl<'p> AttachedScheduler<'p> {
@@ -433,9 +433,8 @@ pub fn install_libbpf_log(verbose: bool) {
 
 /// Judges `variants` on the running kernel: from this boot's cache when it
 /// knows them all, else by reading and parsing the kernel's BTF once (and
-/// remembering the verdicts). Fails when the kernel cannot take a scheduler.
-/// Judges `variants` on the running kernel, or takes this boot's verdicts
-/// from the cache; says where the time went.
+/// remembering the verdicts, and a bare object's requirements). Fails when
+/// the kernel cannot take a scheduler. Says where the time went.
 fn judge(
     (variants, bare): (&[&Variant], bool),
     root: &System,
@@ -445,7 +444,10 @@ fn judge(
         .iter()
         .map(|v| boot_cache::variant_key(v, bare))
         .collect();
-    let mut cache = BootCache::open(root);
+    let (mut cache, read) = match prefetch {
+        Some(p) => p.into_parts(),
+        None => (BootCache::open(root), None),
+    };
     let sysfs = root.sched_ext();
     if let Some(hit) = cache.as_ref().and_then(|c| c.lookup(&keys)) {
         preflight::kernel_ready(hit.release.as_deref(), hit.sched_ext, sysfs.as_ref())?;
@@ -459,14 +461,39 @@ fn judge(
             phases,
         ));
     }
+    let (selection, phases, kernel) = judge_now(variants, root, read)?;
+    if let Some(cache) = &mut cache {
+        let judged = selection.judged.iter().map(|j| j.assessment.clone());
+        let objects = variants
+            .iter()
+            .filter(|_| bare)
+            .map(|v| (v.sha256.clone(), v.requirements.loader_layout()));
+        cache.store(kernel.clone(), keys.into_iter().zip(judged), objects);
+    }
+    preflight::kernel_ready(kernel.0.as_deref(), kernel.1, sysfs.as_ref())?;
+    Ok((selection, phases))
+}
+
+/// The running kernel's release and whether it has sched_ext, as judging
+/// found them.
+type KernelSeen = (Option<String>, bool);
+
+/// Judges `variants` against the running kernel's BTF, read by `read`
+/// when a thread started on it, else read here; also gives the kernel's
+/// release and whether it has sched_ext.
+fn judge_now(
+    variants: &[&Variant],
+    root: &System,
+    read: Option<ReadThread>,
+) -> Result<(Selection, SelectPhases, KernelSeen), RunError> {
     let mut clock = Instant::now();
     let origin = root.path(std::path::Path::new(SYS_BTF));
     let roots = matching::core_roots(variants.iter().map(|v| &v.requirements));
     let core = CoreIndex::Names(&roots);
-    let read_ahead = prefetch.is_some();
+    let read = prefetch::join(read).transpose()?;
+    let read_ahead = read.is_some();
     let (live, kernel, read_ms, parse_ms);
-    if let Some(prefetch) = prefetch {
-        let read = prefetch.join()?;
+    if let Some(read) = read {
         live = read.live;
         kernel = KernelTarget::with_facts(&live.btf, &origin, read.facts, read.kconfig, core)?;
         (read_ms, parse_ms) = (read.read_ms, read.parse_ms + lap(&mut clock));
@@ -486,20 +513,11 @@ fn judge(
         judge_ms: lap(&mut clock),
         ..SelectPhases::default()
     };
-    if let Some(cache) = &mut cache {
-        let judged = selection.judged.iter().map(|j| j.assessment.clone());
-        cache.store(
-            live.release.clone(),
-            kernel.facts.sched_ext,
-            keys.into_iter().zip(judged),
-        );
-    }
-    preflight::kernel_ready(
-        live.release.as_deref(),
-        kernel.facts.sched_ext,
-        sysfs.as_ref(),
-    )?;
-    Ok((selection, phases))
+    Ok((
+        selection,
+        phases,
+        (live.release.clone(), kernel.facts.sched_ext),
+    ))
 }
 
 pub(super) fn millis(since: Instant) -> u64 {
@@ -605,15 +623,15 @@ pub(super) fn reasons(a: &Assessment) -> Vec<String> {
 /// # }
 /// ```
 impl OpenScheduler<'_> {
-    /// The object's globals with their C types (sizes after any resize).
-    #[must_use]
-    pub fn globals(&self) -> &Globals {
-        &self.globals
+    /// The object's globals with their C types (sizes after any resize),
+    /// read from its BTF on first use.
+    pub fn globals(&self) -> Result<&Globals, SetupError> {
+        Ok(self.globals.get()?)
     }
 
     /// Sets the scalar global `name` (`.rodata`, `.data` or `.bss`).
     pub fn set(&mut self, name: &str, value: impl Into<Value>) -> Result<(), SetupError> {
-        let w = self.globals.encode(name, value.into())?;
+        let w = self.globals.get()?.encode(name, value.into())?;
         globals::write(&mut self.object, &w, name)
     }
 
@@ -624,7 +642,10 @@ impl OpenScheduler<'_> {
         index: u64,
         value: impl Into<Value>,
     ) -> Result<(), SetupError> {
-        let w = self.globals.encode_element(name, index, value.into())?;
+        let w = self
+            .globals
+            .get()?
+            .encode_element(name, index, value.into())?;
         globals::write(&mut self.object, &w, name)
     }
 
@@ -635,38 +656,38 @@ impl OpenScheduler<'_> {
         values: impl IntoIterator<Item = V>,
     ) -> Result<(), SetupError> {
         let values: Vec<Value> = values.into_iter().map(Into::into).collect();
-        let w = self.globals.encode_array(name, &values)?;
+        let w = self.globals.get()?.encode_array(name, &values)?;
         globals::write(&mut self.object, &w, name)
     }
 
     /// Sets the global `name` to raw bytes, exactly its size (structs).
     pub fn set_bytes(&mut self, name: &str, bytes: &[u8]) -> Result<(), SetupError> {
-        let w = self.globals.encode_bytes(name, bytes)?;
+        let w = self.globals.get()?.encode_bytes(name, bytes)?;
         globals::write(&mut self.object, &w, name)
     }
 
     /// The value the scalar global `name` will be loaded with.
     pub fn get(&mut self, name: &str) -> Result<Value, SetupError> {
-        let section = self.globals.get(name)?.section.clone();
+        let section = self.globals.get()?.get(name)?.section.clone();
         let data = globals::initial(&mut self.object, &section, name)?;
-        Ok(self.globals.decode(name, &data)?)
+        Ok(self.globals.get()?.decode(name, &data)?)
     }
 
     /// The value element `index` of the array `name` will be loaded with.
     pub fn get_element(&mut self, name: &str, index: u64) -> Result<Value, SetupError> {
-        let section = self.globals.get(name)?.section.clone();
+        let section = self.globals.get()?.get(name)?.section.clone();
         let data = globals::initial(&mut self.object, &section, name)?;
-        Ok(self.globals.decode_element(name, index, &data)?)
+        Ok(self.globals.get()?.decode_element(name, index, &data)?)
     }
 
     /// Resizes the array `name`, the last variable of a `.data.NAME` or
     /// `.bss.NAME` section (scx's `RESIZABLE_ARRAY`), to `len` elements;
     /// new elements are zero.
     pub fn resize_array(&mut self, name: &str, len: u64) -> Result<(), SetupError> {
-        let mut resized = self.globals.clone();
+        let mut resized = self.globals.get()?.clone();
         let r = resized.resize(name, len)?;
         globals::resize(&mut self.object, &r, name)?;
-        self.globals = resized;
+        self.globals.replace(resized);
         Ok(())
     }
 
@@ -678,15 +699,15 @@ impl OpenScheduler<'_> {
 
 /// Globals read back from the kernel and maps by name, once loaded.
 impl LoadedScheduler<'_> {
-    /// The object's globals with their C types.
-    #[must_use]
-    pub fn globals(&self) -> &Globals {
-        &self.globals
+    /// The object's globals with their C types, read from its BTF on
+    /// first use.
+    pub fn globals(&self) -> Result<&Globals, SetupError> {
+        Ok(self.globals.get()?)
     }
 
     /// The kernel's current value of the scalar global `name`.
     pub fn get(&self, name: &str) -> Result<Value, SetupError> {
-        read_global(&self.object, &self.globals, name, None)
+        read_global(&self.object, self.globals.get()?, name, None)
     }
 
     /// The map `name` (or a data section's, by its ELF name such as `.bss`).
@@ -708,20 +729,20 @@ impl LoadedScheduler<'_> {
 /// # }
 /// ```
 impl AttachedScheduler<'_> {
-    /// The object's globals with their C types.
-    #[must_use]
-    pub fn globals(&self) -> &Globals {
-        &self.globals
+    /// The object's globals with their C types, read from its BTF on
+    /// first use.
+    pub fn globals(&self) -> Result<&Globals, SetupError> {
+        Ok(self.globals.get()?)
     }
 
     /// The kernel's current value of the scalar global `name`.
     pub fn get(&self, name: &str) -> Result<Value, SetupError> {
-        read_global(&self.object, &self.globals, name, None)
+        read_global(&self.object, self.globals.get()?, name, None)
     }
 
     /// The kernel's current value of element `index` of the array `name`.
     pub fn get_element(&self, name: &str, index: u64) -> Result<Value, SetupError> {
-        read_global(&self.object, &self.globals, name, Some(index))
+        read_global(&self.object, self.globals.get()?, name, Some(index))
     }
 
     /// The map `name` (or a data section's, by its ELF name such as `.bss`).

@@ -11,6 +11,7 @@ mod core_relo;
 mod elf;
 mod externs;
 mod globals;
+mod layout;
 mod maps;
 mod programs;
 mod struct_ops;

@@ -204,6 +204,18 @@ impl Package {
 
     /// As [`Package::open`], with other size limits.
     pub fn open_with_limits(path: &Path, limits: &Limits) -> Result<Self, PackageError> {
+        Self::open_reusing(path, limits, |_| None)
+    }
+
+    /// As [`Package::open_with_limits`]; a bare object whose sha256 `known`
+    /// recognises takes the requirements `known` gives for it instead of
+    /// reading them from the object again (what `run` does with what an
+    /// earlier start in the same boot read from the same bytes).
+    pub fn open_reusing(
+        path: &Path,
+        limits: &Limits,
+        known: impl FnOnce(&str) -> Option<Requirements>,
+    ) -> Result<Self, PackageError> {
         let io = |source| PackageError::Io {
             path: path.to_path_buf(),
             source,
@@ -227,7 +239,7 @@ impl Package {
         }
         let bytes = std::fs::read(path).map_err(io)?;
         if bytes.starts_with(b"\x7fELF") {
-            return Self::from_object_bytes(path, bytes);
+            return Self::from_object_parts(path, bytes, known);
         }
         if bytes.starts_with(&archive::GZIP_MAGIC) {
             let signature = signature::read_signature(&signature::detached_path(path))?;
@@ -335,7 +347,21 @@ impl Package {
 
     /// As [`Package::from_object`], from bytes already read.
     pub fn from_object_bytes(path: &Path, bytes: Vec<u8>) -> Result<Self, PackageError> {
-        let requirements = Requirements::from_bytes(path, &bytes)?;
+        Self::from_object_parts(path, bytes, |_| None)
+    }
+
+    /// As [`Package::from_object_bytes`], with the requirements `known`
+    /// gives for the object's sha256, when it gives any.
+    fn from_object_parts(
+        path: &Path,
+        bytes: Vec<u8>,
+        known: impl FnOnce(&str) -> Option<Requirements>,
+    ) -> Result<Self, PackageError> {
+        let sha256 = sha256_hex(&bytes);
+        let requirements = match known(&sha256) {
+            Some(r) => r,
+            None => Requirements::from_bytes(path, &bytes)?,
+        };
         let file = path.file_name().map_or_else(
             || "object.bpf.o".to_string(),
             |f| f.to_string_lossy().into_owned(),
@@ -348,7 +374,7 @@ impl Package {
         let variant = Variant {
             name: "default".to_string(),
             object: file.clone(),
-            sha256: sha256_hex(&bytes),
+            sha256,
             size: bytes.len() as u64,
             description: format!("bare object {}", path.display()),
             min_kernel: None,
@@ -632,12 +658,20 @@ fn file_kind(meta: &std::fs::Metadata) -> &'static str {
 /// Lower-case hex sha256 of `bytes`.
 #[must_use]
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    digest.iter().fold(String::with_capacity(64), |mut s, b| {
-        use std::fmt::Write;
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    lower_hex(&Sha256::digest(bytes))
+}
+
+/// `bytes` as lower-case hex, two digits each, without the formatting
+/// machinery (what a start under emulation pays for on first use).
+#[must_use]
+pub fn lower_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    s
 }
 
 #[cfg(test)]
