@@ -218,7 +218,10 @@ impl<'p> OpenScheduler<'p> {
     /// bool), checked like [`OpenScheduler::set`]. Parameters are validated
     /// against their C types by [`super::params`] before they get here.
     pub fn set_rodata(&mut self, name: &str, value: u64) -> Result<(), ShimError> {
-        let globals = self.globals.get().map_err(|e| ShimError::Globals(e.to_string()))?;
+        let globals = self
+            .globals
+            .get()
+            .map_err(|e| ShimError::Globals(e.to_string()))?;
         let g = globals.get(name)?;
         let value = match g.ty {
             GlobalType::Scalar(Scalar::Bool) if value <= 1 => Value::Bool(value == 1),
