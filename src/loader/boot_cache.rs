@@ -301,6 +301,12 @@ mod tests {
         assert_eq!(back.exit_info, req.exit_info);
         let other = "0".repeat(64);
         assert!(cache.object_requirements(&other).is_none());
+        // A damaged layout is no layout: the object is read again.
+        let damaged = [(sha.clone(), "scxpack-layout 1\nmember x 0\n".to_string())];
+        cache.store((None, true), [], damaged);
+        let reread = BootCache::open(&root).unwrap();
+        assert!(reread.lookup(&[bare_key(&sha)]).is_some());
+        assert!(reread.object_requirements(&sha).is_none());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
