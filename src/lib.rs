@@ -28,6 +28,7 @@ pub mod object;
 pub mod package;
 pub mod progress;
 pub mod proof;
+mod records;
 pub mod relay;
 pub mod vm;
 pub mod vmtest;

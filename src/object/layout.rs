@@ -7,9 +7,7 @@
 //! and decodes them without a generic decoder: under emulation, the first
 //! run of either costs a start a quarter of a second.
 //!
-//! One record per line, fields separated by one space. A text field is
-//! escaped so that it holds no space, newline or `%` (`%XX` for each such
-//! byte), and an absent optional value is `-` (a present `-` is `%2D`).
+//! One record per line in the escaped fields of [`crate::records`].
 //!
 //! ```text
 //! scxpack-layout 1
@@ -24,6 +22,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+
+use crate::records::{esc, flag, maybe, opt, split, text};
 
 use super::{
     ArenaUse, GlobalSlot, KconfigExtern, MemberSlot, Requirements, RodataVar, StructOpsMap,
@@ -125,8 +125,7 @@ fn write_struct_ops(out: &mut String, m: &StructOpsMap) {
 
 /// Adds one line's record to `req`; `None` when it is malformed.
 fn read_line(req: &mut Requirements, record: &str) -> Option<()> {
-    let (kind, rest) = record.split_once(' ')?;
-    let f: Vec<&str> = rest.split(' ').collect();
+    let (kind, f) = split(record);
     match (kind, f.as_slice()) {
         ("struct_ops", [name, ty, kernel_type, link, size, flags, ops_name]) => {
             req.struct_ops.push(StructOpsMap {
@@ -194,61 +193,6 @@ fn read_line(req: &mut Requirements, record: &str) -> Option<()> {
         _ => return None,
     }
     Some(())
-}
-
-fn flag(field: &str) -> Option<bool> {
-    match field {
-        "0" => Some(false),
-        "1" => Some(true),
-        _ => None,
-    }
-}
-
-/// `-` for an absent value.
-fn opt(value: Option<String>) -> String {
-    value.unwrap_or_else(|| "-".to_string())
-}
-
-/// `s` with every byte that is not printable ASCII, and every `%`, written
-/// `%XX`; a lone `-` is written `%2D` (a bare `-` means absent).
-fn esc(s: &str) -> String {
-    if s == "-" {
-        return "%2D".to_string();
-    }
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_graphic() && b != b'%' {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
-
-/// An optional text field: `Ok(None)` for `-`; `Err` when malformed.
-fn maybe(field: &str) -> Result<Option<String>, ()> {
-    if field == "-" {
-        Ok(None)
-    } else {
-        text(field).map(Some).ok_or(())
-    }
-}
-
-/// A text field with its `%XX` escapes decoded; `None` for a bad escape or
-/// bytes that are not UTF-8.
-fn text(field: &str) -> Option<String> {
-    let mut out = Vec::with_capacity(field.len());
-    let mut bytes = field.bytes();
-    while let Some(b) = bytes.next() {
-        if b == b'%' {
-            let hex = [bytes.next()?, bytes.next()?];
-            out.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
-        } else {
-            out.push(b);
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]

@@ -13,35 +13,22 @@
 //! may write to it; everything here is best effort, and a cache that cannot
 //! be read or written is simply not used.
 
-use std::collections::BTreeMap;
+mod file;
+
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use self::file::{Entry, Stored};
 use crate::kernel::kconfig;
 use crate::live::{RUN_CACHE, SYS_BTF, System};
 use crate::matching::Assessment;
 use crate::object::Requirements;
 use crate::package::{Variant, lower_hex};
 
-/// Bumped whenever [`Entry`] changes meaning.
-const FORMAT: u32 = 2;
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Entry {
-    format: u32,
-    release: Option<String>,
-    sched_ext: bool,
-    assessments: BTreeMap<String, Assessment>,
-    /// The loader's part of a bare object's requirements
-    /// ([`Requirements::loader_layout`]) by the object's sha256: what this
-    /// scxpack read from those bytes, so a restart need not read the
-    /// object again.
-    #[serde(default)]
-    objects: BTreeMap<String, String>,
-}
+/// Bumped whenever the file's format ([`file`]) changes.
+const FORMAT: u32 = 3;
 
 /// The running kernel as this boot's cache knows it.
 #[derive(Debug)]
@@ -64,20 +51,15 @@ impl BootCache {
     pub(super) fn open(root: &System) -> Option<Self> {
         let key = boot_key(root)?;
         let dir = root.path(Path::new(RUN_CACHE));
-        let file = dir.join(format!("{key}.json"));
-        let entry = read_trusted(&dir, &file)
-            .filter(|e| e.format == FORMAT)
-            .unwrap_or(Entry {
-                format: FORMAT,
-                ..Entry::default()
-            });
+        let file = dir.join(format!("{key}.cache"));
+        let entry = read_trusted(&dir, &file).unwrap_or_default();
         Some(BootCache { dir, file, entry })
     }
 
     /// Whether it holds any verdict yet (a restart or a switch, rather
     /// than the first start of this boot).
     pub(super) fn is_empty(&self) -> bool {
-        self.entry.assessments.is_empty()
+        self.entry.verdicts.is_empty()
     }
 
     /// The loader's part of the requirements of the bare object whose
@@ -85,7 +67,7 @@ impl BootCache {
     /// only together with that object's verdict (read from the same file),
     /// as those requirements can start the object but never judge it.
     pub(super) fn object_requirements(&self, sha256: &str) -> Option<Requirements> {
-        self.entry.assessments.get(&bare_key(sha256))?;
+        self.entry.verdicts.get(&bare_key(sha256))?;
         Requirements::from_loader_layout(self.entry.objects.get(sha256)?)
     }
 
@@ -93,7 +75,7 @@ impl BootCache {
     pub(super) fn lookup(&self, keys: &[String]) -> Option<Hit> {
         let assessments = keys
             .iter()
-            .map(|k| self.entry.assessments.get(k).cloned())
+            .map(|k| self.entry.verdicts.get(k)?.assessment())
             .collect::<Option<Vec<_>>>()?;
         Some(Hit {
             release: self.entry.release.clone(),
@@ -113,7 +95,10 @@ impl BootCache {
     ) {
         self.entry.release = release;
         self.entry.sched_ext = sched_ext;
-        self.entry.assessments.extend(judged);
+        let stored = judged
+            .into_iter()
+            .filter_map(|(k, a)| Some((k, Stored::new(a)?)));
+        self.entry.verdicts.extend(stored);
         self.entry.objects.extend(objects);
         let _ = self.save();
     }
@@ -126,7 +111,7 @@ impl BootCache {
         let tmp = self
             .file
             .with_extension(format!("tmp.{}", std::process::id()));
-        std::fs::write(&tmp, serde_json::to_vec(&self.entry)?)?;
+        std::fs::write(&tmp, self.entry.write())?;
         std::fs::rename(&tmp, &self.file)
     }
 }
@@ -195,7 +180,7 @@ fn read_trusted(dir: &Path, file: &Path) -> Option<Entry> {
     if meta.uid() != euid || meta.mode() & 0o022 != 0 {
         return None;
     }
-    serde_json::from_slice(&std::fs::read(file).ok()?).ok()
+    Entry::read(&std::fs::read_to_string(file).ok()?)
 }
 
 #[cfg(test)]
