@@ -227,6 +227,18 @@ put("package", "tampered.scxpkg", pkg([("manifest.json", mjson), ("objects/fuzz/
 put("package", "extra-entry.scxpkg", pkg([("manifest.json", mjson), ("objects/fuzz/fuzz.bpf.o", object_bytes), ("x", b"x")]))
 put("package", "manifest-not-first.scxpkg", pkg([("objects/fuzz/fuzz.bpf.o", object_bytes), ("manifest.json", mjson)]))
 
+# loader_layout: every record kind, escapes, absent values; and broken ones.
+put("loader_layout", "all", b"scxpack-layout 1\n"
+    b"struct_ops fifo_ops sched_ext_ops sched_ext_ops 1 336 4 fifo\n"
+    b"member enqueue 8 8\nmember flags 280 8\nmember name 208 128\n"
+    b"set enqueue\nset flags\ncallback enqueue fifo_enqueue\n"
+    b"rodata __SCX_ENQ_WAKEUP .rodata 0 8 const%20volatile%20u64 SCX_ENQ_WAKEUP 0 1\n"
+    b"rodata slice_us .rodata 8 8 const%20volatile%20u64 - 10000 0\n"
+    b"kconfig CONFIG_HZ 1 int\n"
+    b"exit uei .data.uei 0 1024\n")
+put("loader_layout", "escapes", b"scxpack-layout 1\n"
+    b"struct_ops ops%20map %2D 100%25 0 7 - %2D\nset %C3%A9\nset \ncallback a a%0Ab\n")
+put("loader_layout", "broken", b"scxpack-layout 1\nmember flags 0 8\nrodata x .rodata 0 4 t - - 2\n%ZZ\n")
 # kconfig
 put("kconfig", "basic", b"#\n# Automatically generated file; DO NOT EDIT.\nCONFIG_SCHED_CLASS_EXT=y\nCONFIG_BPF_JIT=y\n# CONFIG_DEBUG_INFO_BTF is not set\nCONFIG_HZ=250\nCONFIG_LOCALVERSION=\"-fuzz\"\n")
 put("kconfig", "odd", b"CONFIG_=\nCONFIG_X\n=y\nCONFIG_Y=\"unterminated\n\xff\xfeCONFIG_Z=m\r\n")
