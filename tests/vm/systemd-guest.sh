@@ -11,6 +11,7 @@
 #   SCXPACK_BIN     the scxpack binary to install (default: target/debug/scxpack)
 #   SCXPACK_CHECKS  the checks directory (default: tests/vm/guest/checks)
 #   SCXPACK_GUEST_TIMEOUT  seconds one boot may take (default 600)
+#   SCXPACK_GUEST_JOBS     guests booted at once (default: the CPU count)
 #   and those of tests/vm/debian-rootfs.sh (SCXPACK_CI_CACHE, SCXPACK_MIRROR).
 #
 # The guest is the cached root file system of tests/vm/debian-rootfs.sh plus
@@ -38,6 +39,7 @@ bin=${SCXPACK_BIN:-$repo/target/debug/scxpack}
 relay=${SCXPACK_RELAY_BIN:-$(dirname "$bin")/scxpack-relay}
 checks=${SCXPACK_CHECKS:-$guest/checks}
 limit=${SCXPACK_GUEST_TIMEOUT:-600}
+jobs=${SCXPACK_GUEST_JOBS:-$(nproc)}
 
 say() { echo "systemd-guest: $*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -111,11 +113,24 @@ boot() {
   say "$name: $(($(ms) - start)) ms, QEMU exit $rc"
 }
 
-start=$(ms)
-build_initrd
-say "guest image ready in $(($(ms) - start)) ms"
+images=()
 for kernel in "$@"; do
   [ -d "$kernel" ] && kernel=$kernel/vmlinuz
   [ -f "$kernel" ] || die "no kernel image at $kernel"
-  boot "$(basename "$(dirname "$kernel")")" "$kernel"
+  images+=("$kernel")
 done
+start=$(ms)
+build_initrd
+say "guest image ready in $(($(ms) - start)) ms"
+# Each guest is one emulated (single-threaded TCG) CPU's work for the
+# host: up to $jobs boot at once, each with its own console log.
+running=0
+for kernel in "${images[@]}"; do
+  if [ "$running" -ge "$jobs" ]; then
+    wait -n
+    running=$((running - 1))
+  fi
+  boot "$(basename "$(dirname "$kernel")")" "$kernel" &
+  running=$((running + 1))
+done
+wait
