@@ -1,7 +1,8 @@
 //! The daemon switching schedulers in QEMU (CI=true; skipped elsewhere
 //! without kernels): on the oldest, a middle and the newest sched_ext
 //! kernel, `scxpack daemon` runs and `scxpack switch` goes through the
-//! three schedulers and their modes 20 times under a CPU + wakeup
+//! three schedulers and their modes 15 times (each scheduler in each of the
+//! five modes once: `s % 3` and `s % 5` below) under a CPU + wakeup
 //! workload. Every switch must end with the requested scheduler enabled,
 //! nothing ejected, the workload still progressing; the gaps are printed.
 
@@ -11,7 +12,7 @@ use std::path::PathBuf;
 
 use scxpack::vm::{self, GuestJob};
 
-const SWITCHES: usize = 20;
+const SWITCHES: usize = 15;
 
 /// The guest script: install, daemon, workload, switches; one line per
 /// switch: `SWITCH <answer JSON>`, `OPS <root/ops>`, `PROGRESS <count>`.
