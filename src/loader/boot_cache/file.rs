@@ -15,7 +15,8 @@
 //! end
 //! ```
 //!
-//! A file without its `end` line (cut short) is no file.
+//! A file without its one `kernel` line, or without its `end` line (cut
+//! short), is no file.
 //!
 //! What a start that loads needs (shims, notes, dependencies) decodes
 //! without a generic decoder. A refusal's reasons, which have many kinds
@@ -108,7 +109,7 @@ impl Entry {
         }
         let mut entry = Entry::default();
         let mut current: Option<(String, Stored)> = None;
-        let mut ended = false;
+        let (mut ended, mut kernel) = (false, false);
         for line in lines {
             if ended {
                 return None;
@@ -121,7 +122,8 @@ impl Entry {
                         entry.verdicts.insert(k, v);
                     }
                 }
-                ("kernel", [release, sched_ext]) => {
+                ("kernel", [release, sched_ext]) if !kernel => {
+                    kernel = true;
                     entry.release = maybe(release).ok()?;
                     entry.sched_ext = flag(sched_ext)?;
                 }
@@ -134,7 +136,7 @@ impl Entry {
         if let Some((k, v)) = current {
             entry.verdicts.insert(k, v);
         }
-        ended.then_some(entry)
+        (ended && kernel).then_some(entry)
     }
 }
 

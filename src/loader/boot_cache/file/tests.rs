@@ -110,6 +110,8 @@ fn a_damaged_file_is_no_file() {
         text.replace("end\n", "refused x\nend\n"),
         text.replace("end\n", "mystery\nend\n"),
         text.replace("kernel 7.2.13+deb14-amd64 1", "kernel 7.2.13+deb14-amd64 2"),
+        text.replace("kernel 7.2.13+deb14-amd64 1\n", ""),
+        text.replace("end\n", "kernel - 0\nend\n"),
         text.replace(
             "fill_enum_slot __SCX_X SCX_X",
             "fill_enum_slot __SCX_X SCX_X x",
