@@ -20,7 +20,14 @@ use std::time::Duration;
 
 use scxpack::vm::{self, Accel, GuestBinary, GuestJob, VmConfig};
 
-const ROUNDS: usize = 7;
+/// Alternating rounds per side (`$SCXPACK_BENCH_ROUNDS`, default 11).
+fn rounds() -> usize {
+    std::env::var("SCXPACK_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n >= 2)
+        .unwrap_or(11)
+}
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -32,6 +39,7 @@ fn main() {
     let minimal = release.join("examples/minimal_loader");
     // The minimal loader is made executable once, so every round runs the
     // same file (as every `scxpack run` round runs the same /bin/scxpack).
+    let rounds = rounds();
     let mut jobs = vec![GuestJob::new(
         "prepare",
         [
@@ -40,7 +48,7 @@ fn main() {
             "cp /pkg/minimal_loader /tmp/m && chmod +x /tmp/m",
         ],
     )];
-    for i in 0..ROUNDS {
+    for i in 0..rounds {
         jobs.push(GuestJob::new(
             format!("scxpack-{i}"),
             [
@@ -57,7 +65,7 @@ fn main() {
             ["/tmp/m", "/pkg/fifo.bpf.o", "1"],
         ));
     }
-    jobs.extend(daemon_jobs());
+    jobs.extend(daemon_jobs(rounds));
     let cfg = VmConfig {
         accel: Accel::Tcg,
         timeout: Duration::from_secs(900),
@@ -77,31 +85,13 @@ fn main() {
     let ours = figure("scxpack-", "enable_ms");
     let theirs = figure("minimal-", "enable_ms");
     let rss = figure("scxpack-", "rss_kib");
-    assert_eq!(ours.len(), ROUNDS, "scxpack runs: {:?}", run.jobs);
-    assert_eq!(theirs.len(), ROUNDS, "minimal runs: {:?}", run.jobs);
+    assert_eq!(ours.len(), rounds, "scxpack runs: {:?}", run.jobs);
+    assert_eq!(theirs.len(), rounds, "minimal runs: {:?}", run.jobs);
     println!(
-        "kernel {} (TCG, -smp 2, guest workload running), {ROUNDS} alternating rounds",
+        "kernel {} (TCG, -smp 2, guest workload running), {rounds} alternating rounds",
         run.release.as_deref().unwrap_or("?")
     );
-    println!(
-        "scxpack run   enable ms: {ours:?}  median {:.0}",
-        common::median(ours.clone())
-    );
-    println!(
-        "minimal load  enable ms: {theirs:?}  median {:.0}",
-        common::median(theirs.clone())
-    );
-    let cold = ours[0];
-    let warm = common::median(ours[1..].to_vec());
-    let base = common::median(theirs);
-    println!(
-        "ratio cold (round 1, BTF read) / median minimal: {:.2}",
-        cold / base
-    );
-    println!(
-        "ratio warm (rounds 2-{ROUNDS}, boot cache) median / median minimal: {:.2}",
-        warm / base
-    );
+    print_ratios(&ours, &theirs);
     println!(
         "scxpack run resident set while running: median {:.0} KiB",
         common::median(rss)
@@ -118,7 +108,42 @@ fn main() {
         figure("minimal-", "load_ms"),
         figure("minimal-", "attach_ms")
     );
-    print_daemon(run);
+    print_daemon(run, rounds);
+}
+
+/// Both sides' enable times, and `ours` over `theirs`: cold (the first
+/// round), warm (the rest) against the minimal median, and warm paired.
+fn print_ratios(ours: &[f64], theirs: &[f64]) {
+    let rounds = ours.len();
+    println!(
+        "scxpack run   enable ms: {ours:?}  median {:.0}",
+        common::median(ours.to_vec())
+    );
+    println!(
+        "minimal load  enable ms: {theirs:?}  median {:.0}",
+        common::median(theirs.to_vec())
+    );
+    let cold = ours[0];
+    let warm = common::median(ours[1..].to_vec());
+    // Each warm round against the minimal round right after it: the pair
+    // saw the same moment of the host's drift.
+    let paired = common::median(
+        ours[1..]
+            .iter()
+            .zip(&theirs[1..])
+            .map(|(a, b)| a / b)
+            .collect(),
+    );
+    let base = common::median(theirs.to_vec());
+    println!(
+        "ratio cold (round 1, BTF read) / median minimal: {:.2}",
+        cold / base
+    );
+    println!(
+        "ratio warm (rounds 2-{rounds}, boot cache) median / median minimal: {:.2}",
+        warm / base
+    );
+    println!("ratio warm, median of each round over the minimal round after it: {paired:.2}");
 }
 
 /// The `key` figure of every job whose id starts with `prefix`, in order.
@@ -131,10 +156,10 @@ fn figure(run: &vm::KernelRun, prefix: &str, key: &str) -> Vec<f64> {
 }
 
 /// The daemon's starts against the minimal loader run beside them.
-fn print_daemon(run: &vm::KernelRun) {
+fn print_daemon(run: &vm::KernelRun, rounds: usize) {
     let daemon = figure(run, "daemon-", "enable_ms");
     let beside = figure(run, "beside-", "enable_ms");
-    assert_eq!(daemon.len(), ROUNDS + 1, "daemon starts: {:?}", run.jobs);
+    assert_eq!(daemon.len(), rounds + 1, "daemon starts: {:?}", run.jobs);
     let (first, rest) = (daemon[0], daemon[1..].to_vec());
     let (median, base) = (common::median(rest.clone()), common::median(beside.clone()));
     println!(
@@ -145,9 +170,9 @@ fn print_daemon(run: &vm::KernelRun) {
 }
 
 /// `scxpack daemon` started in the background, then a first start and
-/// `ROUNDS` more of the object through it (each stopped a second later),
+/// `rounds` more of the object through it (each stopped a second later),
 /// each round followed by the minimal loader.
-fn daemon_jobs() -> Vec<GuestJob> {
+fn daemon_jobs(rounds: usize) -> Vec<GuestJob> {
     const SOCKET: &str = "/tmp/scxpack-bench.sock";
     let up = format!(
         "/bin/scxpack daemon --socket {SOCKET} --state /tmp/scxpack-bench.json --no-restore \
@@ -162,7 +187,7 @@ fn daemon_jobs() -> Vec<GuestJob> {
         GuestJob::new("daemon-up", ["sh", "-c", up.as_str()]),
         GuestJob::new("daemon-first", ["sh", "-c", start_stop.as_str()]),
     ];
-    for i in 0..ROUNDS {
+    for i in 0..rounds {
         jobs.push(GuestJob::new(
             format!("daemon-{i}"),
             ["sh", "-c", start_stop.as_str()],

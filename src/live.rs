@@ -221,16 +221,36 @@ impl System {
         if !dir.is_dir() {
             return None;
         }
-        let num = |name: &str| read_trimmed(&dir.join(name)).and_then(|s| s.parse().ok());
         Some(SchedExtSysfs {
-            state: read_trimmed(&dir.join("state")),
-            switch_all: num("switch_all"),
-            nr_rejected: num("nr_rejected"),
-            hotplug_seq: num("hotplug_seq"),
-            enable_seq: num("enable_seq"),
-            root_ops: read_trimmed(&dir.join("root/ops")).filter(|s| !s.is_empty()),
+            state: self.sched_ext_state(),
+            switch_all: self.sched_ext_count("switch_all"),
+            nr_rejected: self.sched_ext_count("nr_rejected"),
+            hotplug_seq: self.sched_ext_count("hotplug_seq"),
+            enable_seq: self.sched_ext_count("enable_seq"),
+            root_ops: self.sched_ext_root_ops(),
             events: read_events(&dir.join("root/events")),
         })
+    }
+
+    /// sched_ext's state alone (`/sys/kernel/sched_ext/state`), for the
+    /// loader's polls: one file rather than all of [`Self::sched_ext`].
+    /// None when the kernel has no sched_ext.
+    #[must_use]
+    pub fn sched_ext_state(&self) -> Option<String> {
+        read_trimmed(&self.join(SYS_SCHED_EXT).join("state"))
+    }
+
+    /// The name of the scheduler sched_ext runs (`root/ops`), if any.
+    #[must_use]
+    pub fn sched_ext_root_ops(&self) -> Option<String> {
+        read_trimmed(&self.join(SYS_SCHED_EXT).join("root/ops")).filter(|s| !s.is_empty())
+    }
+
+    /// One of sched_ext's counters (`enable_seq`, `hotplug_seq`, ...),
+    /// where the kernel has it.
+    #[must_use]
+    pub fn sched_ext_count(&self, name: &str) -> Option<u64> {
+        read_trimmed(&self.join(SYS_SCHED_EXT).join(name)).and_then(|s| s.parse().ok())
     }
 }
 
@@ -251,12 +271,49 @@ pub fn cpu_list(text: &str) -> Option<Vec<u32>> {
     (!out.is_empty()).then_some(out)
 }
 
-/// This process's effective capabilities (`CapEff`), 0 when unreadable.
+/// This process's effective capabilities: from `capget(2)` (one system
+/// call), else `CapEff` in `/proc/self/status`; 0 when neither answers.
 #[must_use]
 pub fn effective_caps() -> u64 {
-    self_status("CapEff:")
-        .and_then(|v| u64::from_str_radix(&v, 16).ok())
-        .unwrap_or(0)
+    capget_effective().unwrap_or_else(|| {
+        self_status("CapEff:")
+            .and_then(|v| u64::from_str_radix(&v, 16).ok())
+            .unwrap_or(0)
+    })
+}
+
+/// The effective set from `capget(2)` with the 64-bit (version 3) layout.
+fn capget_effective() -> Option<u64> {
+    /// `struct __user_cap_header_struct`.
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    /// `struct __user_cap_data_struct`.
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    let mut header = Header {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: capget reads `header` and writes two `Data` records (the
+    // count version 3 defines) into `data`, which outlive the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            std::ptr::from_mut(&mut header),
+            data.as_mut_ptr(),
+        )
+    };
+    (rc == 0).then(|| u64::from(data[1].effective) << 32 | u64::from(data[0].effective))
 }
 
 /// This process's resident set size in KiB (`VmRSS`).
@@ -284,10 +341,20 @@ fn self_status(field: &str) -> Option<String> {
         .find_map(|l| l.strip_prefix(field).map(|v| v.trim().to_string()))
 }
 
+/// A small proc or sysfs file's text, trimmed. Read through `take` so std
+/// asks for no size hint (proc and sysfs report size 0 or a page anyway):
+/// one system call less per file, which the loader's polls and a start
+/// under emulation notice.
 fn read_trimmed(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path)
-        .ok()
-        .map(|s| s.trim().to_string())
+    use std::io::Read;
+    const LIMIT: u64 = 1 << 20;
+    let mut bytes = Vec::with_capacity(128);
+    std::fs::File::open(path)
+        .ok()?
+        .take(LIMIT)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    String::from_utf8(bytes).ok().map(|s| s.trim().to_string())
 }
 
 /// `root/events` holds `NAME VALUE` lines.
@@ -305,6 +372,32 @@ fn read_events(path: &Path) -> Vec<(String, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `capget(2)` and `/proc/self/status` agree on the effective set.
+    #[test]
+    fn capabilities_from_capget_match_proc() {
+        let proc = self_status("CapEff:").and_then(|v| u64::from_str_radix(&v, 16).ok());
+        assert!(proc.is_some());
+        assert_eq!(capget_effective(), proc);
+        assert_eq!(effective_caps(), proc.unwrap());
+    }
+
+    #[test]
+    fn small_files_are_read_whole_and_trimmed() {
+        assert_eq!(
+            read_trimmed(Path::new("/proc/sys/kernel/osrelease"))
+                .as_deref()
+                .map(str::is_empty),
+            Some(false)
+        );
+        let text = std::fs::read_to_string("/proc/self/status").unwrap();
+        assert!(
+            read_trimmed(Path::new("/proc/self/status"))
+                .unwrap()
+                .starts_with(text.trim().lines().next().unwrap())
+        );
+        assert!(read_trimmed(Path::new("/nonexistent/scxpack")).is_none());
+    }
 
     /// The BTF of the machine running the tests, mapped (6.16+) or read,
     /// is the same bytes as a plain read.

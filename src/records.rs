@@ -30,11 +30,17 @@ pub(crate) fn esc(s: &str) -> String {
 /// A text field with its `%XX` escapes decoded; `None` for a bad escape or
 /// bytes that are not UTF-8.
 pub(crate) fn text(field: &str) -> Option<String> {
+    if !field.contains('%') {
+        return Some(field.to_string());
+    }
     let mut out = Vec::with_capacity(field.len());
     let mut bytes = field.bytes();
     while let Some(b) = bytes.next() {
         if b == b'%' {
             let hex = [bytes.next()?, bytes.next()?];
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
             out.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
         } else {
             out.push(b);
@@ -94,6 +100,8 @@ mod tests {
         assert_eq!(maybe("-"), Ok(None));
         assert_eq!(maybe(&esc("-")), Ok(Some("-".to_string())));
         assert!(text("%G0").is_none() && text("%4").is_none() && text("%FF").is_none());
+        // Only two hex digits make an escape (`from_str_radix` alone would take a sign).
+        assert!(text("%+1").is_none() && text("%-1").is_none());
         assert_eq!(split("kind"), ("kind", vec![]));
         assert_eq!(split("kind a b"), ("kind", vec!["a", "b"]));
     }

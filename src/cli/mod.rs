@@ -223,12 +223,13 @@ pub fn version_text() -> String {
 /// scheduler names have no `/` and no such extension), so a missing file
 /// is reported as one.
 fn names_a_file(target: &str) -> bool {
+    // The file system is asked last: the text alone usually tells.
     let path = std::path::Path::new(target);
-    path.exists()
-        || target.contains('/')
+    target.contains('/')
         || path
             .extension()
             .is_some_and(|e| e == crate::package::PACKAGE_EXTENSION || e == "o")
+        || path.exists()
 }
 
 /// `--kernel PATH` as several commands take it.

@@ -155,7 +155,9 @@ pub(crate) fn check_trust(package: &Package, root: &Path) -> anyhow::Result<Trus
 /// Prints a note on stderr when `trust` is not a valid trusted signature.
 pub(crate) fn note_trust(trust: &Trust, what: &Path) {
     if !matches!(trust, Trust::Signed { .. }) {
-        eprintln!("scxpack: note: {}: {trust}", what.display());
+        // One write for the line (stderr is unbuffered; `run` is timed).
+        let line = format!("scxpack: note: {}: {trust}\n", what.display());
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
     }
 }
 

@@ -164,7 +164,7 @@ fn errno_of(e: &libbpf_rs::Error) -> Option<i32> {
 }
 
 /// Why a shim or parameter could not be written into an opened object.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum ShimError {
     #[error("no .rodata variable {0}")]
     NoVariable(String),
@@ -182,6 +182,8 @@ pub enum ShimError {
     Nul(String),
     #[error(transparent)]
     Global(#[from] crate::object::GlobalError),
+    /// The object's BTF could not be read for its globals (its own text
+    /// names the object and the damage).
     #[error("cannot read the object's globals: {0}")]
-    Globals(String),
+    Globals(crate::object::ObjectError),
 }

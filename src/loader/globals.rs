@@ -218,3 +218,26 @@ impl<'p> ObjectGlobals<'p> {
         self.read = std::cell::OnceCell::from(globals);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loader::ShimError;
+
+    /// Globals that cannot be read keep their typed cause (which object,
+    /// what damage) up to the shim error a caller sees.
+    #[test]
+    fn unreadable_globals_keep_their_cause() {
+        let globals = ObjectGlobals::new("broken.bpf.o", b"not an object");
+        let err = ShimError::Globals(globals.get().unwrap_err());
+        assert!(
+            matches!(err, ShimError::Globals(ObjectError::NotElf { .. })),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.starts_with("cannot read the object's globals: broken.bpf.o: not an ELF file"),
+            "{text}"
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! Preflight: may we load, does this kernel run sched_ext, is it free?
 
 use crate::exit_status::ExitStatus;
-use crate::live::SchedExtSysfs;
+use crate::live::System;
 
 /// `CAP_SYS_ADMIN`: stands in for `CAP_PERFMON` (the kernel's
 /// `perfmon_capable()` accepts either).
@@ -79,18 +79,16 @@ pub fn privileges() -> Result<(), PreflightError> {
 pub(super) fn kernel_ready(
     release: Option<&str>,
     sched_ext: bool,
-    sysfs: Option<&SchedExtSysfs>,
+    root: &System,
 ) -> Result<(), PreflightError> {
     let release = release.unwrap_or("?").to_string();
-    let (true, Some(sysfs)) = (sched_ext, sysfs) else {
+    let (true, Some(state)) = (sched_ext, root.sched_ext_state()) else {
         return Err(PreflightError::NoSchedExt { release });
     };
-    let state = sysfs.state.clone().unwrap_or_default();
     if state != "disabled" {
         return Err(PreflightError::Busy {
-            ops: sysfs
-                .root_ops
-                .clone()
+            ops: root
+                .sched_ext_root_ops()
                 .unwrap_or_else(|| "unknown scheduler".into()),
             state,
         });
@@ -122,5 +120,34 @@ mod tests {
         assert_eq!(missing_caps(caps(&[CAP_PERFMON])), ["CAP_BPF"]);
         assert_eq!(missing_caps(caps(&[CAP_BPF])), ["CAP_PERFMON"]);
         assert_eq!(missing_caps(caps(&[CAP_SYS_ADMIN])), ["CAP_BPF"]);
+    }
+
+    /// The kernel is judged from sched_ext's state file alone, and the
+    /// running scheduler's name is read only to explain a refusal.
+    #[test]
+    fn a_kernel_is_ready_when_sched_ext_is_disabled() {
+        let dir = std::env::temp_dir().join(format!("scxpack-preflight-{}", std::process::id()));
+        let scx = dir.join("sys/kernel/sched_ext");
+        std::fs::create_dir_all(scx.join("root")).unwrap();
+        let root = System::new(&dir);
+        std::fs::write(scx.join("state"), "disabled\n").unwrap();
+        assert!(kernel_ready(Some("7.2"), true, &root).is_ok());
+        // The BTF says no sched_ext: sysfs does not overrule it.
+        assert!(matches!(
+            kernel_ready(Some("7.2"), false, &root),
+            Err(PreflightError::NoSchedExt { release }) if release == "7.2"
+        ));
+        std::fs::write(scx.join("state"), "enabled\n").unwrap();
+        std::fs::write(scx.join("root/ops"), "other_1\n").unwrap();
+        assert!(matches!(
+            kernel_ready(None, true, &root),
+            Err(PreflightError::Busy { ops, state }) if ops == "other_1" && state == "enabled"
+        ));
+        std::fs::remove_dir_all(&scx).unwrap();
+        assert!(matches!(
+            kernel_ready(None, true, &root),
+            Err(PreflightError::NoSchedExt { .. })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -179,7 +179,7 @@ impl<'p> Selected<'p> {
             open::set_rodata(&mut object, req, slot, *value)?;
         }
         let ops_name = open::ops_name(variant, &self.package.manifest.version);
-        let hotplug_seq = root.sched_ext().and_then(|s| s.hotplug_seq).unwrap_or(0);
+        let hotplug_seq = root.sched_ext_count("hotplug_seq").unwrap_or(0);
         for map in &req.struct_ops {
             let flags = plan
                 .flags
@@ -218,10 +218,7 @@ impl<'p> OpenScheduler<'p> {
     /// bool), checked like [`OpenScheduler::set`]. Parameters are validated
     /// against their C types by [`super::params`] before they get here.
     pub fn set_rodata(&mut self, name: &str, value: u64) -> Result<(), ShimError> {
-        let globals = self
-            .globals
-            .get()
-            .map_err(|e| ShimError::Globals(e.to_string()))?;
+        let globals = self.globals.get().map_err(ShimError::Globals)?;
         let g = globals.get(name)?;
         let value = match g.ty {
             GlobalType::Scalar(Scalar::Bool) if value <= 1 => Value::Bool(value == 1),
@@ -292,7 +289,7 @@ impl<'p> LoadedScheduler<'p> {
             ));
         }
         if !enabled {
-            let state = root.sched_ext().and_then(|s| s.state).unwrap_or_default();
+            let state = root.sched_ext_state().unwrap_or_default();
             return Err(LoadError::ours(
                 LoadStep::Enable,
                 format!(
@@ -337,7 +334,7 @@ impl<'p> LoadedScheduler<'p> {
 /// sched_ext's count of schedulers enabled since boot, where the kernel
 /// has one.
 fn enable_seq(root: &System) -> Option<u64> {
-    root.sched_ext().and_then(|s| s.enable_seq)
+    root.sched_ext_count("enable_seq")
 }
 
 /// A scheduler sched_ext is running.
@@ -398,7 +395,7 @@ impl<'p> AttachedScheduler<'p> {
     pub fn detach(self) -> Detached {
         drop(self.link);
         let cleanly = watch::wait_for(STATE_TIMEOUT, || {
-            self.root.sched_ext().and_then(|s| s.state).as_deref() == Some("disabled")
+            self.root.sched_ext_state().as_deref() == Some("disabled")
         });
         Detached {
             exit: open::read_exit_info(&self.object, &self.variant.requirements),
@@ -451,9 +448,8 @@ fn judge(
         Some(p) => p.into_parts(),
         None => (BootCache::open(root), None),
     };
-    let sysfs = root.sched_ext();
     if let Some(hit) = cache.as_ref().and_then(|c| c.lookup(&keys)) {
-        preflight::kernel_ready(hit.release.as_deref(), hit.sched_ext, sysfs.as_ref())?;
+        preflight::kernel_ready(hit.release.as_deref(), hit.sched_ext, root)?;
         let names = variants.iter().map(|v| v.name.clone());
         let phases = SelectPhases {
             cache_hit: true,
@@ -473,7 +469,7 @@ fn judge(
             .map(|v| (v.sha256.clone(), v.requirements.loader_layout()));
         cache.store(kernel.clone(), keys.into_iter().zip(judged), objects);
     }
-    preflight::kernel_ready(kernel.0.as_deref(), kernel.1, sysfs.as_ref())?;
+    preflight::kernel_ready(kernel.0.as_deref(), kernel.1, root)?;
     Ok((selection, phases))
 }
 

@@ -39,9 +39,8 @@ pub enum Ended {
 
 /// Whether our scheduler is the active one.
 pub(super) fn is_ours(root: &System, ops_name: &str) -> bool {
-    root.sched_ext().is_some_and(|s| {
-        s.state.as_deref() == Some("enabled") && s.root_ops.as_deref() == Some(ops_name)
-    })
+    root.sched_ext_state().as_deref() == Some("enabled")
+        && root.sched_ext_root_ops().as_deref() == Some(ops_name)
 }
 
 /// Waits until `cond` holds or `timeout` passes; true when it held.

@@ -125,13 +125,41 @@ pub fn kernel_kind(head: &[u8]) -> Option<&'static str> {
 }
 
 /// The first 4 KiB of a file (enough for [`kernel_kind`]).
-fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
+fn read_head(file: &mut std::fs::File) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut head = Vec::with_capacity(4096);
-    std::fs::File::open(path)?
-        .take(4096)
-        .read_to_end(&mut head)?;
+    file.take(4096).read_to_end(&mut head)?;
     Ok(head)
+}
+
+/// The rest of `file` after its head, appended to `bytes`, up to the
+/// `size` `fstat` gave (and never past `limit`), in as few reads as the
+/// kernel allows: one, for a file in the page cache. A file that shrank
+/// meanwhile gives what it still holds.
+fn read_rest(
+    file: &mut std::fs::File,
+    bytes: &mut Vec<u8>,
+    size: u64,
+    limit: u64,
+) -> std::io::Result<()> {
+    use std::io::Read;
+    let start = bytes.len();
+    let end = usize::try_from(size.min(limit)).unwrap_or(usize::MAX);
+    if end <= start {
+        return Ok(());
+    }
+    bytes.resize(end, 0);
+    let mut filled = start;
+    while filled < end {
+        match file.read(&mut bytes[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    bytes.truncate(filled);
+    Ok(())
 }
 
 /// What is wrong with one entry of a package.
@@ -220,11 +248,15 @@ impl Package {
             path: path.to_path_buf(),
             source,
         };
-        let meta = std::fs::metadata(path).map_err(io)?;
+        // One open for the checks and the read: a start under emulation
+        // pays for every system call.
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let meta = file.metadata().map_err(io)?;
         if meta.is_dir() {
             return Self::open_dir(path);
         }
-        if let Some(what) = kernel_kind(&read_head(path).map_err(io)?) {
+        let mut bytes = read_head(&mut file).map_err(io)?;
+        if let Some(what) = kernel_kind(&bytes) {
             return Err(PackageError::KernelNotPackage {
                 path: path.to_path_buf(),
                 what,
@@ -237,7 +269,7 @@ impl Package {
                 limit: limits.max_total,
             });
         }
-        let bytes = std::fs::read(path).map_err(io)?;
+        read_rest(&mut file, &mut bytes, meta.len(), limits.max_total).map_err(io)?;
         if bytes.starts_with(b"\x7fELF") {
             return Self::from_object_parts(path, bytes, known);
         }
