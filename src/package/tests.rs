@@ -561,3 +561,26 @@ fn the_shipped_schedulers_declare_the_scx_modes() {
         }
     }
 }
+
+/// One open serves the head sniff and the rest: the bytes come back
+/// whole, a file shorter than `fstat` said gives what it holds, and
+/// nothing past the limit is read.
+#[test]
+fn a_file_is_read_through_one_open() {
+    let path = std::env::temp_dir().join(format!("scxpack-read-rest-{}", std::process::id()));
+    let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&path, &data).unwrap();
+    let read = |size: u64, limit: u64| {
+        let mut file = std::fs::File::open(&path).unwrap();
+        let mut bytes = read_head(&mut file).unwrap();
+        assert_eq!(bytes, data[..4096]);
+        read_rest(&mut file, &mut bytes, size, limit).unwrap();
+        bytes
+    };
+    assert_eq!(read(10_000, u64::MAX), data);
+    // The file shrank after fstat: what it still holds.
+    assert_eq!(read(20_000, u64::MAX), data);
+    assert_eq!(read(6_000, 8_000), data[..6_000]);
+    assert_eq!(read(10_000, 8_000), data[..8_000]);
+    std::fs::remove_file(&path).unwrap();
+}
