@@ -4,11 +4,18 @@
 //! Also reports the loader's resident set size while the scheduler runs, and
 //! where `scxpack run`'s time went (its `phases`): the first round reads and
 //! parses the kernel's BTF (a cold start), the later ones find the verdicts
-//! in this boot's cache under `/run/scxpack` (a restart or switch).
+//! in the running kernel's cache under `/var/cache/scxpack` (a restart, a
+//! switch, or a later boot of the same kernel).
 //! Then the same object is started and stopped through `scxpack daemon`,
 //! alternating with the minimal loader again: the daemon's `enable_ms`
 //! counts from a request's arrival, in a process whose code has run before
 //! (what a switch pays, with no new process).
+//! Last, the kernel's cache that boot wrote is taken out, and the same kernel
+//! boots `$SCXPACK_BENCH_BOOTS` (default 3) more times with it in place: in
+//! each, after one run of the minimal loader (so neither side pays for
+//! QEMU's first translation of the kernel's BPF code), the boot's first
+//! `scxpack run` is timed against the minimal loader right after it (what
+//! the start at boot of a kernel booted before pays).
 //!
 //! `cargo bench --bench run_enable` (needs QEMU, busybox-static and a kernel
 //! image: `$SCXPACK_BENCH_KERNEL`, default `../shared/kernels/7.2.13+deb14/vmlinuz`).
@@ -28,6 +35,16 @@ fn rounds() -> usize {
         .filter(|&n| n >= 2)
         .unwrap_or(11)
 }
+
+/// One `scxpack run` of the object for a second.
+const RUN_ARGV: [&str; 6] = [
+    "/bin/scxpack",
+    "run",
+    "/pkg/fifo.bpf.o",
+    "--duration",
+    "1",
+    "--json",
+];
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -49,23 +66,14 @@ fn main() {
         ],
     )];
     for i in 0..rounds {
-        jobs.push(GuestJob::new(
-            format!("scxpack-{i}"),
-            [
-                "/bin/scxpack",
-                "run",
-                "/pkg/fifo.bpf.o",
-                "--duration",
-                "1",
-                "--json",
-            ],
-        ));
+        jobs.push(GuestJob::new(format!("scxpack-{i}"), RUN_ARGV));
         jobs.push(GuestJob::new(
             format!("minimal-{i}"),
             ["/tmp/m", "/pkg/fifo.bpf.o", "1"],
         ));
     }
     jobs.extend(daemon_jobs(rounds));
+    jobs.push(GuestJob::copy_out("kernel-cache", KERNEL_CACHE_FILES));
     let cfg = VmConfig {
         accel: Accel::Tcg,
         timeout: Duration::from_secs(900),
@@ -74,7 +82,7 @@ fn main() {
     };
     let runs = vm::run_matrix(
         std::slice::from_ref(&kernel),
-        &[object, minimal],
+        &[object.clone(), minimal.clone()],
         &jobs,
         &cfg,
     )
@@ -109,6 +117,58 @@ fn main() {
         figure("minimal-", "attach_ms")
     );
     print_daemon(run, rounds);
+    let cache = run.jobs.iter().find(|j| j.id == "kernel-cache");
+    let files = cache.and_then(vm::JobResult::files).unwrap_or_default();
+    let [(name, bytes)] = files.as_slice() else {
+        panic!("one kernel cache file in the guest: {cache:?}");
+    };
+    let dir = std::env::temp_dir().join(format!("scxpack-bench-cache-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join(name), bytes).expect("cache file");
+    later_boots(&kernel, &[object, minimal, dir.join(name)], name, &cfg);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Where the guest's kernel cache files are.
+const KERNEL_CACHE_FILES: &str = "/var/cache/scxpack/kernels/*.cache";
+
+/// Later boots of the same kernel with the first boot's kernel cache
+/// `name` (among `files`) in place: each boot's first `scxpack run`
+/// against the minimal loader right after it.
+fn later_boots(kernel: &Path, files: &[std::path::PathBuf], name: &str, cfg: &VmConfig) {
+    let boots = std::env::var("SCXPACK_BENCH_BOOTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let place = format!(
+        "cp /pkg/minimal_loader /tmp/m && chmod +x /tmp/m && \
+         mkdir -p /var/cache/scxpack/kernels && cp /pkg/{name} /var/cache/scxpack/kernels/ && \
+         chmod 700 /var/cache/scxpack /var/cache/scxpack/kernels"
+    );
+    let jobs = [
+        GuestJob::new("place", ["sh", "-c", place.as_str()]),
+        GuestJob::new("warm-up", ["/tmp/m", "/pkg/fifo.bpf.o", "1"]),
+        GuestJob::new("scxpack-first", RUN_ARGV),
+        GuestJob::new("minimal-after", ["/tmp/m", "/pkg/fifo.bpf.o", "1"]),
+    ];
+    let (mut ours, mut theirs, mut hits) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..boots {
+        let runs = vm::run_matrix(&[kernel.to_path_buf()], files, &jobs, cfg).expect("vm run");
+        let run = &runs[0];
+        assert!(run.failure.is_none(), "guest failed: {:?}", run.failure);
+        ours.extend(figure(run, "scxpack-first", "enable_ms"));
+        theirs.extend(figure(run, "minimal-after", "enable_ms"));
+        let job = run.jobs.iter().find(|j| j.id == "scxpack-first");
+        let phases = job.and_then(|j| j.json.as_ref()?.get("phases").cloned());
+        hits.push(phases.and_then(|p| p.get("select")?.get("cache_hit")?.as_bool()));
+    }
+    assert_eq!((ours.len(), theirs.len()), (boots, boots), "later boots");
+    let paired: Vec<f64> = ours.iter().zip(&theirs).map(|(a, b)| a / b).collect();
+    println!(
+        "first start of a later boot (kernel cache in place; cache hit {hits:?}): \
+         scxpack run {ours:?}, minimal after it {theirs:?}; ratios {paired:.2?}, median {:.2}",
+        common::median(paired.clone())
+    );
 }
 
 /// Both sides' enable times, and `ours` over `theirs`: cold (the first

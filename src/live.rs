@@ -18,8 +18,16 @@ const OSRELEASE: &str = "proc/sys/kernel/osrelease";
 const CPUS_POSSIBLE: &str = "sys/devices/system/cpu/possible";
 const CPUS_ONLINE: &str = "sys/devices/system/cpu/online";
 const BOOT_ID: &str = "proc/sys/kernel/random/boot_id";
-/// Where the loader keeps what it learnt of the running kernel until reboot.
+/// Where the loader keeps what it learnt of the running kernel until
+/// reboot, when the kernel has no build id.
 pub const RUN_CACHE: &str = "run/scxpack";
+/// Where the loader keeps what it learnt of a kernel with a build id, for
+/// every boot of that kernel.
+pub const KERNEL_CACHE: &str = "var/cache/scxpack/kernels";
+/// The running kernel's ELF notes (`.notes` of its image).
+const KERNEL_NOTES: &str = "sys/kernel/notes";
+/// `NT_GNU_BUILD_ID`, the type of the note the linker writes the build id in.
+const NT_GNU_BUILD_ID: u32 = 3;
 /// This process's status (capabilities, resident memory).
 const SELF_STATUS: &str = "/proc/self/status";
 
@@ -176,6 +184,16 @@ impl System {
     #[must_use]
     pub fn boot_id(&self) -> Option<String> {
         read_trimmed(&self.join(BOOT_ID))
+    }
+
+    /// The running kernel's GNU build id (`/sys/kernel/notes`): it names
+    /// the kernel image, and so everything built into it, its BTF and its
+    /// built-in config included. None when the kernel was linked without
+    /// one (or has no sysfs).
+    #[must_use]
+    pub fn kernel_build_id(&self) -> Option<Vec<u8>> {
+        let notes = read_small(&self.join(KERNEL_NOTES))?;
+        gnu_build_id(&notes).map(<[u8]>::to_vec)
     }
 
     /// Size and modification time (ns since the epoch) of `rel` under this
@@ -341,11 +359,18 @@ fn self_status(field: &str) -> Option<String> {
         .find_map(|l| l.strip_prefix(field).map(|v| v.trim().to_string()))
 }
 
-/// A small proc or sysfs file's text, trimmed. Read through `take` so std
-/// asks for no size hint (proc and sysfs report size 0 or a page anyway):
-/// one system call less per file, which the loader's polls and a start
-/// under emulation notice.
+/// A small proc or sysfs file's text, trimmed.
 fn read_trimmed(path: &Path) -> Option<String> {
+    String::from_utf8(read_small(path)?)
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+/// A small proc or sysfs file's bytes (at most 1 MiB). Read through `take`
+/// so std asks for no size hint (proc and sysfs report size 0 or a page
+/// anyway): one system call less per file, which the loader's polls and a
+/// start under emulation notice.
+fn read_small(path: &Path) -> Option<Vec<u8>> {
     use std::io::Read;
     const LIMIT: u64 = 1 << 20;
     let mut bytes = Vec::with_capacity(128);
@@ -354,7 +379,31 @@ fn read_trimmed(path: &Path) -> Option<String> {
         .take(LIMIT)
         .read_to_end(&mut bytes)
         .ok()?;
-    String::from_utf8(bytes).ok().map(|s| s.trim().to_string())
+    Some(bytes)
+}
+
+/// The descriptor of the first `GNU` note of type `NT_GNU_BUILD_ID` in
+/// `notes`: ELF notes in this machine's byte order, each a header of three
+/// `u32` (name size, descriptor size, type), then the name and the
+/// descriptor, each padded to 4 bytes. None when there is none, or the
+/// notes are cut short or claim sizes they do not hold.
+#[must_use]
+pub fn gnu_build_id(notes: &[u8]) -> Option<&[u8]> {
+    let mut rest = notes;
+    while rest.len() >= 12 {
+        let word = |i: usize| u32::from_ne_bytes([rest[i], rest[i + 1], rest[i + 2], rest[i + 3]]);
+        let name_len = usize::try_from(word(0)).ok()?;
+        let desc_len = usize::try_from(word(4)).ok()?;
+        let desc_at = name_len.checked_next_multiple_of(4)?.checked_add(12)?;
+        let next = desc_len.checked_next_multiple_of(4)?.checked_add(desc_at)?;
+        let name = rest.get(12..name_len.checked_add(12)?)?;
+        let desc = rest.get(desc_at..desc_at.checked_add(desc_len)?)?;
+        if word(8) == NT_GNU_BUILD_ID && name == b"GNU\0" && !desc.is_empty() {
+            return Some(desc);
+        }
+        rest = rest.get(next..).unwrap_or_default();
+    }
+    None
 }
 
 /// `root/events` holds `NAME VALUE` lines.
@@ -397,6 +446,44 @@ mod tests {
                 .starts_with(text.trim().lines().next().unwrap())
         );
         assert!(read_trimmed(Path::new("/nonexistent/scxpack")).is_none());
+    }
+
+    fn note(name: &[u8], kind: u32, desc: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for word in [name.len(), desc.len()] {
+            out.extend(u32::try_from(word).unwrap().to_ne_bytes());
+        }
+        out.extend(kind.to_ne_bytes());
+        for part in [name, desc] {
+            out.extend(part);
+            out.resize(out.len().next_multiple_of(4), 0);
+        }
+        out
+    }
+
+    /// The build id is the `GNU` note of type 3, wherever it stands among
+    /// the others; notes cut short or with sizes past the end give none.
+    #[test]
+    fn the_build_id_is_read_from_the_kernel_notes() {
+        let id = [0xab; 20];
+        let notes = [
+            note(b"Linux\0", 6, b"6.18.1"),
+            note(b"Xen\0", NT_GNU_BUILD_ID, &[1, 2, 3, 4]),
+            note(b"GNU\0", NT_GNU_BUILD_ID, &id),
+        ]
+        .concat();
+        assert_eq!(gnu_build_id(&notes), Some(&id[..]));
+        assert_eq!(gnu_build_id(&notes[..notes.len() - 1]), None);
+        assert_eq!(gnu_build_id(&note(b"GNU\0", 1, &id)), None);
+        assert_eq!(gnu_build_id(&note(b"GNU\0", NT_GNU_BUILD_ID, &[])), None);
+        let mut huge = note(b"GNU\0", NT_GNU_BUILD_ID, &id);
+        huge[4..8].copy_from_slice(&u32::MAX.to_ne_bytes());
+        assert_eq!(gnu_build_id(&huge), None);
+        assert_eq!(gnu_build_id(&[]), None);
+        // The machine running the tests: a non-empty id when it has notes.
+        if let Some(real) = read_small(Path::new("/sys/kernel/notes")) {
+            assert!(gnu_build_id(&real).is_none_or(|id| !id.is_empty()));
+        }
     }
 
     /// The BTF of the machine running the tests, mapped (6.16+) or read,

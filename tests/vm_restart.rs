@@ -5,6 +5,9 @@
 //! the object's requirements from this boot's cache, and must load, run
 //! and detach the same way, take its parameters checked against the
 //! cached `.rodata` variables, and refuse a parameter the object lacks.
+//! Then the kernel's cache outlives the boot: the newest kernel boots
+//! twice, the second time with the first boot's cache file in place, and
+//! the first start of the second boot reads neither object nor kernel.
 
 mod common;
 
@@ -107,4 +110,74 @@ fn a_restart_takes_the_object_from_the_boot_cache() {
             typo.stderr
         );
     }
+}
+
+fn boot(
+    kernel: &std::path::Path,
+    files: &[std::path::PathBuf],
+    jobs: &[GuestJob],
+) -> vm::KernelRun {
+    let runs = vm::run_matrix(
+        std::slice::from_ref(&kernel.to_path_buf()),
+        files,
+        jobs,
+        &common::sample_vm_config(600),
+    )
+    .expect("vm run");
+    let run = runs.into_iter().next().expect("one run");
+    assert!(run.failure.is_none(), "{:?}", run.failure);
+    run
+}
+
+#[test]
+fn the_kernel_cache_serves_a_later_boot_of_the_same_kernel() {
+    let Some(kernel) = common::vmlinuz("7.2.13+deb14") else {
+        return;
+    };
+    let object = std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/bpf-objects/fifo/fifo.bpf.o"
+    ));
+    let boot_id = GuestJob::new("boot-id", ["cat", "/proc/sys/kernel/random/boot_id"]);
+    let first = boot(
+        &kernel,
+        std::slice::from_ref(&object),
+        &[
+            boot_id.clone(),
+            run_job("fifo", "/pkg/fifo.bpf.o", &[]),
+            GuestJob::copy_out("dump", "/var/cache/scxpack/kernels/*.cache"),
+        ],
+    );
+    let cold = report("first boot", first.job("fifo"));
+    assert_ran("first boot", "fifo", &cold);
+    assert!(!cold.phases.select.cache_hit, "{:?}", cold.phases);
+    let files = first.job("dump").and_then(JobResult::files);
+    let Some([(name, bytes)]) = files.as_deref() else {
+        panic!("one kernel cache file in the first boot: {files:?}");
+    };
+    let dir = common::temp_dir("kernel-cache");
+    std::fs::write(dir.join(name), bytes).unwrap();
+    let place = format!(
+        "mkdir -p /var/cache/scxpack/kernels && cp /pkg/{name} /var/cache/scxpack/kernels/ \
+         && chmod 700 /var/cache/scxpack /var/cache/scxpack/kernels"
+    );
+    let second = boot(
+        &kernel,
+        &[object, dir.join(name)],
+        &[
+            boot_id,
+            GuestJob::new("place", ["sh", "-c", place.as_str()]),
+            run_job("fifo", "/pkg/fifo.bpf.o", &[]),
+        ],
+    );
+    let ids = [&first, &second].map(|r| r.job("boot-id").map(|j| j.stdout.clone()));
+    assert!(ids[0].is_some() && ids[0] != ids[1], "two boots: {ids:?}");
+    let warm = report("second boot", second.job("fifo"));
+    assert_ran("second boot", "fifo", &warm);
+    assert!(
+        warm.phases.select.cache_hit && warm.phases.object_cached,
+        "the first start of a later boot reads neither object nor kernel: {:?}",
+        warm.phases
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -39,6 +39,9 @@ pub const MARKER: &str = "@@SCXPACK-";
 /// The first line `/init` prints: the guest reached userspace.
 pub const BOOT_MARKER: &str = "@@SCXPACK-BOOT";
 
+/// Starts a file's name in a [`GuestJob::copy_out`] job's output.
+pub(crate) const FILE_MARK: &str = "file ";
+
 /// One command run inside every guest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GuestJob {
@@ -63,6 +66,19 @@ impl GuestJob {
             argv: argv.into_iter().map(Into::into).collect(),
             timeout: None,
         }
+    }
+
+    /// A job that prints every file matching the shell pattern `pattern`
+    /// (say `/var/cache/scxpack/kernels/*.cache`): its name, then its bytes
+    /// as hex lines; [`crate::vm::JobResult::files`] reads them back. How a
+    /// test takes a file out of one boot into the next.
+    #[must_use]
+    pub fn copy_out(id: impl Into<String>, pattern: &str) -> Self {
+        let script = format!(
+            "for f in {pattern}; do [ -f \"$f\" ] || continue; \
+             echo \"{FILE_MARK}${{f##*/}}\"; xxd -p \"$f\"; done"
+        );
+        Self::new(id, ["sh".to_owned(), "-c".to_owned(), script])
     }
 
     /// The loader contract: `/bin/scxpack run /pkg/<payload> [--scheduler S]

@@ -40,6 +40,29 @@ impl JobResult {
         }
     }
 
+    /// The files a [`super::GuestJob::copy_out`] job printed: name and
+    /// bytes, in order. `None` when its output is not that (a line that is
+    /// neither a name nor hex, hex before any name).
+    #[must_use]
+    pub fn files(&self) -> Option<Vec<(String, Vec<u8>)>> {
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        for line in &self.stdout {
+            if let Some(name) = line.strip_prefix(super::guest::FILE_MARK) {
+                files.push((name.to_owned(), Vec::new()));
+                continue;
+            }
+            let bytes = &mut files.last_mut()?.1;
+            let hex = line.trim().as_bytes();
+            if hex.len() % 2 != 0 {
+                return None;
+            }
+            for pair in hex.chunks(2) {
+                bytes.push(u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?);
+            }
+        }
+        Some(files)
+    }
+
     /// The job finished with exit code 0.
     #[must_use]
     pub fn succeeded(&self) -> bool {
@@ -177,6 +200,28 @@ mod tests {
 
     fn lines(text: &str) -> Vec<String> {
         text.lines().map(str::to_owned).collect()
+    }
+
+    /// A copy-out job's output decodes to the files' names and bytes; a
+    /// line that is not hex, or bytes before a name, is no output of one.
+    #[test]
+    fn copied_out_files_decode() {
+        let mut job = JobResult::pending("dump");
+        job.stdout = lines("file a.cache\n7363\n78700a\nfile empty\nfile b\n00ff\n");
+        assert_eq!(
+            job.files(),
+            Some(vec![
+                ("a.cache".to_owned(), b"scxp\n".to_vec()),
+                ("empty".to_owned(), Vec::new()),
+                ("b".to_owned(), vec![0, 255]),
+            ])
+        );
+        for bad in ["7363\n", "file a\n7g\n", "file a\n736\n"] {
+            job.stdout = lines(bad);
+            assert_eq!(job.files(), None, "{bad:?}");
+        }
+        job.stdout.clear();
+        assert_eq!(job.files(), Some(Vec::new()));
     }
 
     fn jobs() -> Vec<GuestJob> {

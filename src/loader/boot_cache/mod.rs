@@ -1,17 +1,24 @@
-//! What the loader learnt of the running kernel, kept under `/run/scxpack`
-//! for the rest of the boot, so a restart or a switch does not read and
-//! parse the kernel's BTF again.
+//! What the loader learnt of the running kernel, kept so that a restart, a
+//! switch, or the first start of a later boot of the same kernel does not
+//! read and parse the kernel's BTF again.
 //!
 //! The file is named by a key that changes whenever its contents could be
-//! wrong: the boot id, the kernel release, the size and modification time
-//! of `/sys/kernel/btf/vmlinux` and of the kernel config files the loader
-//! reads, the scxpack version and this file's format. Each variant's
-//! assessment is stored under a hash of its object's sha256, its manifest
-//! policy and its requirements, and a bare object's requirements under its
-//! sha256. `/run` is a tmpfs: a reboot empties it.
-//! The directory is only trusted when this user owns it and nobody else
-//! may write to it; everything here is best effort, and a cache that cannot
-//! be read or written is simply not used.
+//! wrong. For a kernel with a GNU build id (`/sys/kernel/notes`, which names
+//! the image and so its BTF and built-in config), the key is that id, the
+//! release, the BTF's size, the config files the loader reads (a file of
+//! `/boot` by size and modification time, the kernel's own `/proc/config.gz`
+//! by size: its time is when this boot first looked), the scxpack version
+//! and this file's format; the file lives under `/var/cache/scxpack/kernels`
+//! and serves every boot of that kernel. Without a build id the key is the
+//! boot id with the BTF's size and modification time instead, and the file
+//! lives under `/run/scxpack`, a tmpfs that a reboot empties.
+//! Each variant's assessment is stored under a hash of its object's sha256,
+//! its manifest policy and its requirements, and a bare object's
+//! requirements under its sha256. A file holds at most [`MAX_VERDICTS`]
+//! verdicts and the kernel directory the files of [`KEEP_KERNELS`] kernels.
+//! A directory is only trusted when this user owns it and nobody else may
+//! write to it or to its parent; everything here is best effort, and a cache
+//! that cannot be read or written is simply not used.
 
 mod file;
 
@@ -22,13 +29,18 @@ use sha2::{Digest, Sha256};
 
 use self::file::{Entry, Stored};
 use crate::kernel::kconfig;
-use crate::live::{RUN_CACHE, SYS_BTF, System};
+use crate::live::{KERNEL_CACHE, RUN_CACHE, SYS_BTF, System};
 use crate::matching::Assessment;
 use crate::object::Requirements;
 use crate::package::{Variant, lower_hex};
 
 /// Bumped whenever the file's format ([`file`]) changes.
 const FORMAT: u32 = 3;
+/// Verdicts one file holds; one more starts the file afresh (a machine
+/// that starts ever new objects, a developer's, keeps a bounded file).
+pub(super) const MAX_VERDICTS: usize = 256;
+/// Kernels whose files the kernel directory keeps (the newest written).
+pub(super) const KEEP_KERNELS: usize = 8;
 
 /// The running kernel as this boot's cache knows it.
 #[derive(Debug)]
@@ -49,8 +61,8 @@ impl BootCache {
     /// The cache of this boot and kernel, read when there is a trusted one;
     /// `None` when no key can be made (no boot id, no kernel BTF).
     pub(super) fn open(root: &System) -> Option<Self> {
-        let key = boot_key(root)?;
-        let dir = root.path(Path::new(RUN_CACHE));
+        let (place, key) = cache_key(root)?;
+        let dir = root.path(Path::new(place));
         let file = dir.join(format!("{key}.cache"));
         let entry = read_trusted(&dir, &file).unwrap_or_default();
         Some(BootCache { dir, file, entry })
@@ -93,6 +105,10 @@ impl BootCache {
         judged: impl IntoIterator<Item = (String, Assessment)>,
         objects: impl IntoIterator<Item = (String, String)>,
     ) {
+        let judged: Vec<_> = judged.into_iter().collect();
+        if self.entry.verdicts.len() + judged.len() > MAX_VERDICTS {
+            self.entry = Entry::default();
+        }
         self.entry.release = release;
         self.entry.sched_ext = sched_ext;
         let stored = judged
@@ -112,7 +128,11 @@ impl BootCache {
             .file
             .with_extension(format!("tmp.{}", std::process::id()));
         std::fs::write(&tmp, self.entry.write())?;
-        std::fs::rename(&tmp, &self.file)
+        std::fs::rename(&tmp, &self.file)?;
+        if self.dir.ends_with(KERNEL_CACHE) {
+            forget_old_kernels(&self.dir);
+        }
+        Ok(())
     }
 }
 
@@ -139,25 +159,67 @@ fn bare_key(sha256: &str) -> String {
     lower_hex(&h.finalize())
 }
 
-/// The key of this boot, kernel, config and scxpack: the raw bytes of
-/// each part hashed (no text formatting, which costs a start under
-/// emulation tens of milliseconds on first use).
-fn boot_key(root: &System) -> Option<String> {
+/// Where the cache of the running kernel lives ([`KERNEL_CACHE`] or
+/// [`RUN_CACHE`]) and its key: the raw bytes of each part hashed (no text
+/// formatting, which costs a start under emulation tens of milliseconds on
+/// first use).
+fn cache_key(root: &System) -> Option<(&'static str, String)> {
     let mut h = Sha256::new();
     let release = root.release();
-    h.update(root.boot_id()?.as_bytes());
+    let (btf_size, btf_mtime) = root.stamp(SYS_BTF)?;
+    let build_id = root.kernel_build_id();
+    let place = if let Some(id) = &build_id {
+        h.update(b"build id\0");
+        h.update(id);
+        stamp(&mut h, Some((btf_size, 0)));
+        KERNEL_CACHE
+    } else {
+        h.update(root.boot_id()?.as_bytes());
+        stamp(&mut h, Some((btf_size, btf_mtime)));
+        RUN_CACHE
+    };
     h.update(b"\0");
     h.update(release.as_deref().unwrap_or("").as_bytes());
-    stamp(&mut h, Some(root.stamp(SYS_BTF)?));
     for rel in kconfig::running_paths(release.as_deref()) {
         h.update(rel.as_os_str().as_encoded_bytes());
-        stamp(&mut h, root.stamp(&rel.to_string_lossy()));
+        let the_kernels_own = build_id.is_some() && rel.starts_with("proc");
+        let seen = root.stamp(&rel.to_string_lossy());
+        stamp(
+            &mut h,
+            seen.map(|(size, t)| (size, if the_kernels_own { 0 } else { t })),
+        );
     }
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
     h.update(FORMAT.to_le_bytes());
     let mut key = lower_hex(&h.finalize());
     key.truncate(32);
-    Some(key)
+    Some((place, key))
+}
+
+/// Removes from the kernel directory `dir` the files of all but the
+/// [`KEEP_KERNELS`] kernels whose files were written last, and temporary
+/// files a writer left behind (it died before its rename) over an hour ago.
+fn forget_old_kernels(dir: &Path) {
+    let Ok(list) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
+    for (written, path) in list.filter_map(|e| {
+        let e = e.ok()?;
+        Some((e.metadata().ok()?.modified().ok()?, e.path()))
+    }) {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if name.ends_with(".cache") {
+            files.push((written, path));
+        } else if name.contains(".tmp.") && written < hour_ago {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+    files.sort_by_key(|f| std::cmp::Reverse(f.0));
+    for (_, old) in files.into_iter().skip(KEEP_KERNELS) {
+        let _ = std::fs::remove_file(old);
+    }
 }
 
 /// A file's size and modification time (or its absence) into `h`.
@@ -174,10 +236,16 @@ fn stamp(h: &mut Sha256, stamp: Option<(u64, u128)>) {
 
 /// The entry in `file`, when `dir` is ours and writable by us alone.
 fn read_trusted(dir: &Path, file: &Path) -> Option<Entry> {
-    let meta = std::fs::metadata(dir).ok()?;
     // SAFETY: geteuid has no preconditions and cannot fail.
     let euid = unsafe { libc::geteuid() };
+    let meta = std::fs::metadata(dir).ok()?;
     if meta.uid() != euid || meta.mode() & 0o022 != 0 {
+        return None;
+    }
+    // Whoever may write to the parent may swap the directory itself.
+    let parent = std::fs::metadata(dir.parent()?).ok()?;
+    let sticky = parent.mode() & 0o1000 != 0;
+    if ![0, euid].contains(&parent.uid()) || (parent.mode() & 0o022 != 0 && !sticky) {
         return None;
     }
     Entry::read(&std::fs::read_to_string(file).ok()?)
@@ -198,6 +266,31 @@ mod tests {
         std::fs::write(dir.join("proc/sys/kernel/osrelease"), "6.16.3\n").unwrap();
         std::fs::write(dir.join(SYS_BTF), b"btf").unwrap();
         (dir.clone(), System::new(dir))
+    }
+
+    /// A fake root whose kernel has the build id `id`.
+    fn with_build_id(dir: &Path, id: u8) {
+        let mut notes = Vec::new();
+        for word in [4u32, 20, 3] {
+            notes.extend(word.to_ne_bytes());
+        }
+        notes.extend(b"GNU\0");
+        notes.extend([id; 20]);
+        std::fs::write(dir.join("sys/kernel/notes"), notes).unwrap();
+    }
+
+    fn cached(root: &System, keys: &[String]) -> bool {
+        BootCache::open(root).unwrap().lookup(keys).is_some()
+    }
+
+    fn set_mtime(path: &Path, secs: u64) {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
     }
 
     fn assessment() -> Assessment {
@@ -295,6 +388,92 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// A kernel with a build id keeps its verdicts in the kernel directory
+    /// across boots, until its image, BTF or config file changes.
+    #[test]
+    fn a_kernel_with_a_build_id_is_remembered_across_boots() {
+        let (dir, root) = fake_root("build-id");
+        with_build_id(&dir, 1);
+        std::fs::create_dir_all(dir.join("boot")).unwrap();
+        std::fs::write(dir.join("boot/config-6.16.3"), "CONFIG_X=y\n").unwrap();
+        std::fs::write(dir.join("proc/config.gz"), "gz").unwrap();
+        let keys = vec!["a".to_string()];
+        BootCache::open(&root)
+            .unwrap()
+            .store((None, true), [("a".to_string(), assessment())], []);
+        assert!(!dir.join(RUN_CACHE).exists());
+        assert_eq!(
+            std::fs::read_dir(dir.join(KERNEL_CACHE)).unwrap().count(),
+            1
+        );
+        // Another boot: a new boot id, a new time on the kernel's own files.
+        std::fs::write(dir.join("proc/sys/kernel/random/boot_id"), "b-2\n").unwrap();
+        set_mtime(&dir.join(SYS_BTF), 1000);
+        set_mtime(&dir.join("proc/config.gz"), 1000);
+        assert!(cached(&root, &keys));
+        // Whatever changes what the verdict was made of is a miss.
+        let changes: [(&str, &dyn Fn()); 4] = [
+            ("another image", &|| with_build_id(&dir, 2)),
+            ("another BTF size", &|| {
+                std::fs::write(dir.join(SYS_BTF), b"btf2").unwrap();
+            }),
+            ("another /proc/config.gz", &|| {
+                std::fs::write(dir.join("proc/config.gz"), "gz2").unwrap();
+            }),
+            ("a /boot config written again", &|| {
+                set_mtime(&dir.join("boot/config-6.16.3"), 1000);
+            }),
+        ];
+        for (what, change) in changes {
+            BootCache::open(&root).unwrap().store(
+                (None, true),
+                [("a".to_string(), assessment())],
+                [],
+            );
+            assert!(cached(&root, &keys), "before {what}");
+            change();
+            assert!(!cached(&root, &keys), "{what}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A file holds a bounded number of verdicts, and the kernel directory
+    /// the files of a bounded number of kernels.
+    #[test]
+    fn the_kernel_cache_stays_bounded() {
+        let (dir, root) = fake_root("bounded");
+        let verdict = |i: usize| (format!("v{i}"), assessment());
+        for id in 0..=u8::try_from(KEEP_KERNELS).unwrap() {
+            with_build_id(&dir, id);
+            let mut cache = BootCache::open(&root).unwrap();
+            cache.store((None, true), (0..MAX_VERDICTS).map(verdict), []);
+            let first = vec!["v0".to_string()];
+            assert!(cached(&root, &first), "kernel {id}");
+            cache.store((None, true), [verdict(MAX_VERDICTS)], []);
+            assert!(!cached(&root, &first), "one verdict more starts afresh");
+            assert!(cached(&root, &[format!("v{MAX_VERDICTS}")]));
+            set_mtime(&cache.file, u64::from(id) * 10);
+        }
+        let left = std::fs::read_dir(dir.join(KERNEL_CACHE)).unwrap().count();
+        assert_eq!(left, KEEP_KERNELS);
+        // A writer that died before its rename: its file goes once it is old.
+        let kernels = dir.join(KERNEL_CACHE);
+        let (stale, fresh) = (kernels.join("k.tmp.1"), kernels.join("k.tmp.2"));
+        std::fs::write(&stale, "x").unwrap();
+        std::fs::write(&fresh, "x").unwrap();
+        set_mtime(&stale, 0);
+        BootCache::open(&root)
+            .unwrap()
+            .store((None, true), [verdict(0)], []);
+        assert!(!stale.exists() && fresh.exists());
+        with_build_id(&dir, 0);
+        assert!(
+            BootCache::open(&root).unwrap().is_empty(),
+            "the oldest went"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn a_directory_others_can_write_is_not_trusted() {
         let (dir, root) = fake_root("perm");
@@ -306,6 +485,19 @@ mod tests {
         assert_eq!(std::fs::metadata(&cache_dir).unwrap().mode() & 0o777, 0o700);
         std::fs::set_permissions(
             &cache_dir,
+            std::os::unix::fs::PermissionsExt::from_mode(0o777),
+        )
+        .unwrap();
+        assert!(BootCache::open(&root).unwrap().lookup(&keys).is_none());
+        // Nor is one whose parent others can write to.
+        std::fs::set_permissions(
+            &cache_dir,
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        assert!(BootCache::open(&root).unwrap().lookup(&keys).is_some());
+        std::fs::set_permissions(
+            cache_dir.parent().unwrap(),
             std::os::unix::fs::PermissionsExt::from_mode(0o777),
         )
         .unwrap();
