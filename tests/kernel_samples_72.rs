@@ -279,7 +279,7 @@ fn check_agrees_with_every_kernel_on_the_7_2_samples() {
         log_dir: Some(work.join("logs")),
         ..common::sample_vm_config(900)
     };
-    let example = pair_example();
+    let example = common::example("scx_pair");
     let mut extra = Vec::new();
     if let Some(bin) = &example {
         cfg.files.push(("/pkg/scx_pair".to_string(), bin.clone()));
@@ -320,23 +320,6 @@ fn check_agrees_with_every_kernel_on_the_7_2_samples() {
     );
     if example.is_some() {
         assert_pair_example(&offline.results, &vm);
-    }
-}
-
-/// `examples/scx_pair` of this build: a plain `cargo test` builds the
-/// examples before running tests (a single `--test` run does not, and cannot
-/// build it here: cargo holds the build lock while tests run).
-fn pair_example() -> Option<PathBuf> {
-    let bin = Path::new(env!("CARGO_BIN_EXE_scxpack"))
-        .parent()?
-        .join("examples/scx_pair");
-    if bin.is_file() {
-        Some(bin)
-    } else {
-        common::missing(&format!(
-            "{} (run `cargo build --example scx_pair` first, or plain `cargo test`)",
-            bin.display()
-        ))
     }
 }
 

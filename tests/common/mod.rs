@@ -28,6 +28,25 @@ pub fn missing<T>(what: &str) -> Option<T> {
     None
 }
 
+/// `examples/NAME` of this build: a plain `cargo test` builds the examples
+/// before running tests (a single `--test` run does not, and cannot build
+/// it here: cargo holds the build lock while tests run).
+#[must_use]
+pub fn example(name: &str) -> Option<PathBuf> {
+    let bin = Path::new(env!("CARGO_BIN_EXE_scxpack"))
+        .parent()?
+        .join("examples")
+        .join(name);
+    if bin.is_file() {
+        Some(bin)
+    } else {
+        missing(&format!(
+            "{} (run `cargo build --example {name}` first, or plain `cargo test`)",
+            bin.display()
+        ))
+    }
+}
+
 /// Whether `tool` is on `PATH`.
 #[must_use]
 pub fn have(tool: &str) -> bool {
