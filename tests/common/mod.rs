@@ -37,13 +37,22 @@ pub fn example(name: &str) -> Option<PathBuf> {
         .parent()?
         .join("examples")
         .join(name);
-    if bin.is_file() {
-        Some(bin)
-    } else {
-        missing(&format!(
+    let present = bin.is_file();
+    found(bin, present, |bin| {
+        format!(
             "{} (run `cargo build --example {name}` first, or plain `cargo test`)",
             bin.display()
-        ))
+        )
+    })
+}
+
+/// `path` when `present`; else [`missing`] says what is missing (`what` of
+/// the path).
+fn found(path: PathBuf, present: bool, what: impl FnOnce(&Path) -> String) -> Option<PathBuf> {
+    if present {
+        Some(path)
+    } else {
+        missing(&what(&path))
     }
 }
 
@@ -80,25 +89,21 @@ pub fn tools_and_root(tools: &[(&str, &str)], why_root: &str) -> Option<()> {
 #[must_use]
 pub fn kernels() -> Option<PathBuf> {
     let dir = kernels_dir();
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        missing(&format!(
+    let present = dir.is_dir();
+    found(dir, present, |dir| {
+        format!(
             "kernel images at {} (set SCXPACK_TEST_KERNELS or run tests/vm/fetch-kernels.sh)",
             dir.display()
-        ))
-    }
+        )
+    })
 }
 
 /// The `vmlinuz` of kernel folder `name` (e.g. `6.16.3+deb13`), when present.
 #[must_use]
 pub fn vmlinuz(name: &str) -> Option<PathBuf> {
     let path = kernels()?.join(name).join("vmlinuz");
-    if path.is_file() {
-        Some(path)
-    } else {
-        missing(&format!("{}", path.display()))
-    }
+    let present = path.is_file();
+    found(path, present, |path| path.display().to_string())
 }
 
 /// A fresh, empty temporary directory unique to this test.
