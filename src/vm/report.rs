@@ -53,7 +53,7 @@ impl JobResult {
             }
             let bytes = &mut files.last_mut()?.1;
             let hex = line.trim().as_bytes();
-            if hex.len() % 2 != 0 {
+            if hex.len() % 2 != 0 || !hex.iter().all(u8::is_ascii_hexdigit) {
                 return None;
             }
             for pair in hex.chunks(2) {
@@ -216,7 +216,8 @@ mod tests {
                 ("b".to_owned(), vec![0, 255]),
             ])
         );
-        for bad in ["7363\n", "file a\n7g\n", "file a\n736\n"] {
+        // Only hex digits: `from_str_radix` alone would take a sign (`+f`).
+        for bad in ["7363\n", "file a\n7g\n", "file a\n736\n", "file a\n+f\n"] {
             job.stdout = lines(bad);
             assert_eq!(job.files(), None, "{bad:?}");
         }
