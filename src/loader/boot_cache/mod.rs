@@ -15,7 +15,8 @@
 //! Each variant's assessment is stored under a hash of its object's sha256,
 //! its manifest policy and its requirements, and a bare object's
 //! requirements under its sha256. A file holds at most [`MAX_VERDICTS`]
-//! verdicts and the kernel directory the files of [`KEEP_KERNELS`] kernels.
+//! verdicts and the kernel directory the [`KEEP_KERNELS`] files written last
+//! (one per kernel and scxpack version).
 //! A directory is only trusted when this user owns it and nobody else may
 //! write to it or to its parent; everything here is best effort, and a cache
 //! that cannot be read or written is simply not used.
@@ -39,7 +40,8 @@ const FORMAT: u32 = 3;
 /// Verdicts one file holds; one more starts the file afresh (a machine
 /// that starts ever new objects, a developer's, keeps a bounded file).
 pub(super) const MAX_VERDICTS: usize = 256;
-/// Kernels whose files the kernel directory keeps (the newest written).
+/// Files the kernel directory keeps, the newest written: one per kernel and
+/// scxpack version, so an upgrade's files push out the old version's.
 pub(super) const KEEP_KERNELS: usize = 8;
 
 /// The running kernel as this boot's cache knows it.
@@ -196,8 +198,8 @@ fn cache_key(root: &System) -> Option<(&'static str, String)> {
     Some((place, key))
 }
 
-/// Removes from the kernel directory `dir` the files of all but the
-/// [`KEEP_KERNELS`] kernels whose files were written last, and temporary
+/// Removes from the kernel directory `dir` all but the [`KEEP_KERNELS`]
+/// cache files written last, and temporary
 /// files a writer left behind (it died before its rename) over an hour ago.
 fn forget_old_kernels(dir: &Path) {
     let Ok(list) = std::fs::read_dir(dir) else {
