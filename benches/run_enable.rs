@@ -54,17 +54,8 @@ fn main() {
     let release = common::build_release(root, &["--bin", "scxpack", "--example", "minimal_loader"]);
     let object = root.join("bpf-objects/fifo/fifo.bpf.o");
     let minimal = release.join("examples/minimal_loader");
-    // The minimal loader is made executable once, so every round runs the
-    // same file (as every `scxpack run` round runs the same /bin/scxpack).
     let rounds = rounds();
-    let mut jobs = vec![GuestJob::new(
-        "prepare",
-        [
-            "sh",
-            "-c",
-            "cp /pkg/minimal_loader /tmp/m && chmod +x /tmp/m",
-        ],
-    )];
+    let mut jobs = vec![prepare_minimal()];
     for i in 0..rounds {
         jobs.push(GuestJob::new(format!("scxpack-{i}"), RUN_ARGV));
         jobs.push(GuestJob::new(
@@ -73,7 +64,7 @@ fn main() {
         ));
     }
     jobs.extend(daemon_jobs(rounds));
-    jobs.push(GuestJob::copy_out("kernel-cache", KERNEL_CACHE_FILES));
+    jobs.push(GuestJob::copy_out("kernel-cache", &kernel_cache_files()));
     let cfg = VmConfig {
         accel: Accel::Tcg,
         timeout: Duration::from_secs(900),
@@ -129,8 +120,23 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Makes the minimal loader executable once, so every round runs the same
+/// file (as every `scxpack run` round runs the same /bin/scxpack).
+fn prepare_minimal() -> GuestJob {
+    GuestJob::new(
+        "prepare",
+        [
+            "sh",
+            "-c",
+            "cp /pkg/minimal_loader /tmp/m && chmod +x /tmp/m",
+        ],
+    )
+}
+
 /// Where the guest's kernel cache files are.
-const KERNEL_CACHE_FILES: &str = "/var/cache/scxpack/kernels/*.cache";
+fn kernel_cache_files() -> String {
+    format!("/{}/*.cache", scxpack::live::KERNEL_CACHE)
+}
 
 /// Later boots of the same kernel with the first boot's kernel cache
 /// `name` (among `files`) in place: each boot's first `scxpack run`
@@ -140,13 +146,9 @@ fn later_boots(kernel: &Path, files: &[std::path::PathBuf], name: &str, cfg: &Vm
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
-    let place = format!(
-        "cp /pkg/minimal_loader /tmp/m && chmod +x /tmp/m && \
-         mkdir -p /var/cache/scxpack/kernels && cp /pkg/{name} /var/cache/scxpack/kernels/ && \
-         chmod 700 /var/cache/scxpack /var/cache/scxpack/kernels"
-    );
     let jobs = [
-        GuestJob::new("place", ["sh", "-c", place.as_str()]),
+        prepare_minimal(),
+        GuestJob::copy_in("place", name, &format!("/{}", scxpack::live::KERNEL_CACHE)),
         GuestJob::new("warm-up", ["/tmp/m", "/pkg/fifo.bpf.o", "1"]),
         GuestJob::new("scxpack-first", RUN_ARGV),
         GuestJob::new("minimal-after", ["/tmp/m", "/pkg/fifo.bpf.o", "1"]),

@@ -17,6 +17,7 @@ pub mod btf;
 pub mod check;
 pub mod cli;
 pub mod daemon;
+pub mod diagnostics;
 pub mod exit_status;
 pub mod histogram;
 pub mod junit;

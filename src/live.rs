@@ -492,12 +492,12 @@ mod tests {
     fn maps_or_reads_this_machines_btf_whole() {
         let path = Path::new("/").join(SYS_BTF);
         let Ok(plain) = std::fs::read(&path) else {
-            eprintln!("SKIPPED: {} is not readable here", path.display());
+            crate::say!("SKIPPED: {} is not readable here", path.display());
             return;
         };
         let bytes = KernelBtfBytes::read(&path).unwrap();
         assert_eq!(&*bytes, plain.as_slice());
-        eprintln!("{}: mapped {}", path.display(), bytes.is_mapped());
+        crate::say!("{}: mapped {}", path.display(), bytes.is_mapped());
     }
 
     #[test]

@@ -14,6 +14,11 @@ mod common;
 use scxpack::loader::{Outcome, RunFailure, RunReport};
 use scxpack::vm::{self, GuestJob, JobResult};
 
+/// Where the guest's kernel cache files are (`live::KERNEL_CACHE` from `/`).
+fn kernel_cache_dir() -> String {
+    format!("/{}", scxpack::live::KERNEL_CACHE)
+}
+
 const OBJECTS: [&str; 2] = ["fifo/fifo.bpf.o", "interactive/interactive.bpf.o"];
 
 fn run_job(id: &str, object: &str, extra: &[&str]) -> GuestJob {
@@ -145,7 +150,7 @@ fn the_kernel_cache_serves_a_later_boot_of_the_same_kernel() {
         &[
             boot_id.clone(),
             run_job("fifo", "/pkg/fifo.bpf.o", &[]),
-            GuestJob::copy_out("dump", "/var/cache/scxpack/kernels/*.cache"),
+            GuestJob::copy_out("dump", &format!("{}/*.cache", kernel_cache_dir())),
         ],
     );
     let cold = report("first boot", first.job("fifo"));
@@ -157,16 +162,12 @@ fn the_kernel_cache_serves_a_later_boot_of_the_same_kernel() {
     };
     let dir = common::temp_dir("kernel-cache");
     std::fs::write(dir.join(name), bytes).unwrap();
-    let place = format!(
-        "mkdir -p /var/cache/scxpack/kernels && cp /pkg/{name} /var/cache/scxpack/kernels/ \
-         && chmod 700 /var/cache/scxpack /var/cache/scxpack/kernels"
-    );
     let second = boot(
         &kernel,
         &[object, dir.join(name)],
         &[
             boot_id,
-            GuestJob::new("place", ["sh", "-c", place.as_str()]),
+            GuestJob::copy_in("place", name, &kernel_cache_dir()),
             run_job("fifo", "/pkg/fifo.bpf.o", &[]),
         ],
     );

@@ -84,7 +84,7 @@ fn options(args: &Args) -> anyhow::Result<RelayOptions> {
 
 fn report(r: &RelayReport) {
     let s = &r.stats;
-    eprintln!(
+    scxpack::say!(
         "scxpack-relay: {} ran {:.1} s: {} decisions in user space, {} tasks dispatched from \
          user space ({:.1}%), {} kernel-side, rtt mean {:.0} us max {} us; runnable to \
          decision: median {:.0} us, p99 {:.0} us, max {:.0} us",
@@ -101,14 +101,18 @@ fn report(r: &RelayReport) {
         r.round_trip.max_us
     );
     match &r.exit {
-        Some(exit) => eprintln!(
+        Some(exit) => scxpack::say!(
             "scxpack-relay: {} stopped: {} ({}) exit_code {:#x}: {}",
-            r.scheduler, exit.kind_name, exit.reason, exit.exit_code, exit.msg
+            r.scheduler,
+            exit.kind_name,
+            exit.reason,
+            exit.exit_code,
+            exit.msg
         ),
-        None => eprintln!("scxpack-relay: {} left no exit record", r.scheduler),
+        None => scxpack::say!("scxpack-relay: {} left no exit record", r.scheduler),
     }
     if !r.detached_cleanly {
-        eprintln!("scxpack-relay: sched_ext did not return to disabled in time");
+        scxpack::say!("scxpack-relay: sched_ext did not return to disabled in time");
     }
 }
 
@@ -118,7 +122,7 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let result = match relay::run(&pkg, &opts) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("scxpack-relay: error: {e}");
+            scxpack::say!("scxpack-relay: error: {e}");
             return Ok(e.exit_status().into());
         }
     };
@@ -132,7 +136,7 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
 fn main() -> ExitCode {
     let args = Args::parse();
     run(&args).unwrap_or_else(|e| {
-        eprintln!("scxpack-relay: error: {e:#}");
+        scxpack::say!("scxpack-relay: error: {e:#}");
         ExitStatus::Error.into()
     })
 }

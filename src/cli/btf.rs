@@ -26,7 +26,7 @@ pub(crate) fn run(cmd: &Command) -> anyhow::Result<ExitCode> {
     Btf::parse(&image.btf)
         .with_context(|| format!("{}: kernel BTF is corrupt", kernel.display()))?;
     write_atomically(output, &image.btf)?;
-    eprintln!(
+    crate::say!(
         "wrote {} bytes of BTF from {} ({}) to {}",
         image.btf.len(),
         kernel.display(),

@@ -37,7 +37,9 @@ impl CacheArg {
             Ok(dir) => Some(dir),
             Err(why) => {
                 if verbose {
-                    eprintln!("scxpack: note: no BTF cache ({why}): every kernel is decompressed");
+                    crate::say!(
+                        "scxpack: note: no BTF cache ({why}): every kernel is decompressed"
+                    );
                 }
                 None
             }

@@ -98,7 +98,7 @@ fn warn_only(args: &Args) {
     match matrix(args) {
         Ok(matrix) => {
             for warning in warnings(&matrix) {
-                eprintln!("scxpack: warning: {warning}");
+                crate::say!("scxpack: warning: {warning}");
             }
         }
         Err(e) => {
@@ -107,7 +107,7 @@ fn warn_only(args: &Args) {
                 .iter()
                 .map(|k| k.display().to_string())
                 .collect();
-            eprintln!(
+            crate::say!(
                 "scxpack: warning: could not check the schedulers against {}: {e:#}",
                 kernels.join(", ")
             );
@@ -166,7 +166,7 @@ fn say_kernels_without_sched_ext(matrix: &check::Matrix) {
         .map(|k| format!("{} ({})", k.label, k.path.display()))
         .collect();
     if !lacking.is_empty() {
-        eprintln!(
+        crate::say!(
             "scxpack: --require-sched-ext: {} kernel(s) lack sched_ext (built without CONFIG_SCHED_CLASS_EXT): {}",
             lacking.len(),
             lacking.join(", ")

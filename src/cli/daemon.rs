@@ -158,7 +158,7 @@ fn request(args: &ClientArgs, req: &Request) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Response::Failed { error, .. } => {
-            eprintln!("scxpack: error: {error}");
+            crate::say!("scxpack: error: {error}");
             Ok(error_status(&error).into())
         }
     }

@@ -44,7 +44,7 @@ pub(crate) fn run(cmd: &Command) -> anyhow::Result<ExitCode> {
         })?;
     std::io::Write::write_all(&mut file, text.as_bytes())
         .with_context(|| format!("cannot write {}", out.display()))?;
-    eprintln!(
+    crate::say!(
         "wrote a draft manifest to {}: complete its TODOs, then `scxpack pack {}`",
         out.display(),
         out.display()

@@ -146,7 +146,7 @@ fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
         Ok(code) => code,
         Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("scxpack: error: {}", error_text(&e));
+            crate::say!("scxpack: error: {}", error_text(&e));
             ExitStatus::Error.into()
         }
     }

@@ -272,7 +272,7 @@ pub(crate) fn run_uninstall(args: &UninstallArgs) -> anyhow::Result<ExitCode> {
 /// Prints the scan's notices as warnings on stderr (those `keep` selects).
 pub(crate) fn warn(installed: &Installed, keep: impl Fn(&Notice) -> bool) {
     for n in installed.notices.iter().filter(|n| keep(n)) {
-        eprintln!("scxpack: warning: {n}");
+        crate::say!("scxpack: warning: {n}");
     }
 }
 

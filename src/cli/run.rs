@@ -230,7 +230,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut report = match loader::run_with_kernel(&pkg, &opts, &System::default(), Some(kernel)) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("scxpack: error: {e}");
+            crate::say!("scxpack: error: {e}");
             if args.json {
                 print_json_line(&RunRecord::Failed(RunFailure::from(&e)))?;
             }
@@ -239,9 +239,13 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
     report.phases.object_cached = reused.get();
     if let Some(exit) = &report.exit {
-        eprintln!(
+        crate::say!(
             "scxpack: {} stopped: {} ({}) exit_code {:#x}: {}",
-            report.scheduler, exit.kind_name, exit.reason, exit.exit_code, exit.msg
+            report.scheduler,
+            exit.kind_name,
+            exit.reason,
+            exit.exit_code,
+            exit.msg
         );
     }
     if args.json {

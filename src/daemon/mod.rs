@@ -104,14 +104,14 @@ impl Daemon {
         let _connection = bus
             .map(|b| dbus::serve(Arc::clone(&daemon), b))
             .transpose()?;
-        eprintln!("scxpack daemon: listening at {}", socket.display());
+        crate::say!("scxpack daemon: listening at {}", socket.display());
         while !crate::loader::stop_requested() {
             match listener.accept() {
                 Ok((stream, _)) => serve_client(&daemon, &stream),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     std::thread::sleep(Duration::from_millis(50));
                 }
-                Err(e) => eprintln!("scxpack daemon: accept: {e}"),
+                Err(e) => crate::say!("scxpack daemon: accept: {e}"),
             }
         }
         let mut d = daemon.lock().unwrap_or_else(PoisonError::into_inner);
@@ -127,11 +127,11 @@ impl Daemon {
             Ok(SavedState {
                 scheduler: Some(spec),
             }) => match self.start(spec) {
-                Ok(_) => eprintln!("scxpack daemon: restored the saved scheduler"),
-                Err(e) => eprintln!("scxpack daemon: cannot restore: {e}"),
+                Ok(_) => crate::say!("scxpack daemon: restored the saved scheduler"),
+                Err(e) => crate::say!("scxpack daemon: cannot restore: {e}"),
             },
             Ok(_) => {}
-            Err(e) => eprintln!("scxpack daemon: {e}"),
+            Err(e) => crate::say!("scxpack daemon: {e}"),
         }
     }
 

@@ -133,7 +133,7 @@ impl Job<'_> {
                     if first {
                         let _ = ready.send(Err(err));
                     } else {
-                        eprintln!("scxpack daemon: restart failed: {err}");
+                        crate::say!("scxpack daemon: restart failed: {err}");
                         self.clear(None, true);
                     }
                     return None;
@@ -158,7 +158,7 @@ impl Job<'_> {
                 return Some(detached_at);
             }
             let gave_up = !restarts.allow(self.policy, Instant::now());
-            eprintln!(
+            crate::say!(
                 "scxpack daemon: {} was ejected: {}{}",
                 self.spec.scheduler,
                 detached.exit.as_ref().map_or_else(

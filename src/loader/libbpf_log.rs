@@ -16,7 +16,7 @@ static VERBOSE: AtomicBool = AtomicBool::new(false);
 )]
 fn on_message(level: PrintLevel, msg: String) {
     if VERBOSE.load(Ordering::Relaxed) {
-        eprint!("libbpf: {msg}");
+        crate::say!("libbpf: {}", msg.strip_suffix('\n').unwrap_or(&msg));
     }
     if level != PrintLevel::Debug || VERBOSE.load(Ordering::Relaxed) {
         if let Ok(mut log) = LOG.lock() {

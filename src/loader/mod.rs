@@ -112,9 +112,10 @@ pub fn run_with_kernel(
         let wants_restart = report.exit.as_ref().is_some_and(ExitInfo::wants_restart);
         if report.outcome == Outcome::Ejected && wants_restart && restarts < opts.max_restarts {
             restarts += 1;
-            eprintln!(
+            crate::say!(
                 "scxpack: {} asked for a restart ({restarts}/{})",
-                selected.scheduler.name, opts.max_restarts
+                selected.scheduler.name,
+                opts.max_restarts
             );
             continue;
         }
@@ -208,7 +209,7 @@ pub fn attach_first<'s, 'p>(
     let mut failures: Vec<(String, LoadError)> = Vec::new();
     for choice in selected.attempts() {
         if !choice.assessment.loadable() {
-            eprintln!(
+            crate::say!(
                 "scxpack: trying variant {} although matching refuses it: {}",
                 choice.variant.name,
                 stages::reasons(&choice.assessment).join("; ")
@@ -229,7 +230,7 @@ pub fn attach_first<'s, 'p>(
                 });
             }
             Err(e) => {
-                eprintln!(
+                crate::say!(
                     "scxpack: variant {} failed to load: {e}",
                     choice.variant.name
                 );
@@ -282,7 +283,7 @@ fn supervise(
 ) -> RunReport {
     let enable_ms = start.elapsed().as_millis() as u64;
     let ops_name = running.ops_name().to_string();
-    eprintln!(
+    crate::say!(
         "scxpack: {scheduler} ({}) enabled as {ops_name}",
         choice.variant.name
     );

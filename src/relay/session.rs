@@ -224,7 +224,7 @@ pub fn run(pkg: &Package, opts: &RelayOptions) -> Result<RelayReport, RelayError
     };
     let selected = Selected::for_running_kernel(pkg, &select, &root)?;
     for skipped in &selected.attempts()[0].skipped {
-        eprintln!(
+        crate::say!(
             "scxpack-relay: skipping variant {}: {}",
             skipped.variant,
             skipped.reasons.join("; ")
@@ -232,7 +232,7 @@ pub fn run(pkg: &Package, opts: &RelayOptions) -> Result<RelayReport, RelayError
     }
     let (running, choice) = start(&selected, opts, &root)?;
     let name = selected.scheduler.name.clone();
-    eprintln!(
+    crate::say!(
         "scxpack-relay: {name} ({}) enabled as {}, decisions in user space (pid {})",
         choice.variant.name,
         running.ops_name(),
@@ -278,7 +278,7 @@ fn start<'s, 'p>(
         match start_variant(selected, choice, opts, root) {
             Ok(running) => return Ok((running, choice)),
             Err(source) => {
-                eprintln!(
+                crate::say!(
                     "scxpack-relay: variant {} failed to load: {source}",
                     choice.variant.name
                 );
@@ -383,7 +383,7 @@ impl Relay {
     }
 
     fn print_stats(&self, s: &Stats, at: Duration) {
-        eprintln!(
+        crate::say!(
             "scxpack-relay: {:.1} s: enqueued {} user-dispatched {} ({:.1}%) kernel-dispatched {} \
              own {} lost {} rtt mean {:.0} us max {} us, rounds {} tracking {} tasks",
             at.as_secs_f64(),

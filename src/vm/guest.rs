@@ -81,6 +81,17 @@ impl GuestJob {
         Self::new(id, ["sh".to_owned(), "-c".to_owned(), script])
     }
 
+    /// A job that puts the payload file `name` (one of the files given to
+    /// the run, under `/pkg`) into the guest directory `dir`, creating it
+    /// with mode 0700 (what a unit's `CacheDirectoryMode=` gives): how a
+    /// test puts back a file [`GuestJob::copy_out`] took out of an earlier
+    /// boot.
+    #[must_use]
+    pub fn copy_in(id: impl Into<String>, name: &str, dir: &str) -> Self {
+        let script = format!("mkdir -p -m 0700 {dir} && cp {PAYLOAD_DIR}/{name} {dir}/");
+        Self::new(id, ["sh".to_owned(), "-c".to_owned(), script])
+    }
+
     /// The loader contract: `/bin/scxpack run /pkg/<payload> [--scheduler S]
     /// --duration SECS --json`, killed 30 s after its duration at the latest.
     #[must_use]
