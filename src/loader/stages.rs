@@ -276,10 +276,15 @@ impl<'p> LoadedScheduler<'p> {
     pub fn attach(mut self, root: &System) -> Result<AttachedScheduler<'p>, LoadError> {
         let seq_before = enable_seq(root);
         let link = open::attach_struct_ops(&mut self.object, &self.variant.requirements)?;
+        // Whether the last look found it enabled under our name: then it
+        // was enabled, and there is nothing to ask sysfs again.
+        let mut ours = false;
         let enabled = watch::wait_for(STATE_TIMEOUT, || {
-            watch::is_ours(root, &self.ops_name) || self.left_exit_record()
+            ours = watch::is_ours(root, &self.ops_name);
+            ours || self.left_exit_record()
         });
-        if let Some(exit) = self.failed_before_enable(root, seq_before) {
+        let failed = (!ours).then(|| self.failed_before_enable(root, seq_before));
+        if let Some(exit) = failed.flatten() {
             return Err(LoadError::ours(
                 LoadStep::Enable,
                 format!(
