@@ -15,14 +15,16 @@
 //! Each variant's assessment is stored under a hash of its object's sha256,
 //! its manifest policy and its requirements, and a bare object's
 //! requirements under its sha256. A file holds at most [`MAX_VERDICTS`]
-//! verdicts and the kernel directory the [`KEEP_KERNELS`] files written last
-//! (one per kernel and scxpack version).
+//! verdicts (one over [`MAX_FILE`] bytes is damaged and not read) and the
+//! kernel directory the [`KEEP_KERNELS`] files written last (one per kernel
+//! and scxpack version).
 //! A directory is only trusted when this user owns it and nobody else may
 //! write to it or to its parent; everything here is best effort, and a cache
 //! that cannot be read or written is simply not used.
 
 mod file;
 
+use std::io::Read as _;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -40,6 +42,10 @@ const FORMAT: u32 = 3;
 /// Verdicts one file holds; one more starts the file afresh (a machine
 /// that starts ever new objects, a developer's, keeps a bounded file).
 pub(super) const MAX_VERDICTS: usize = 256;
+/// Largest cache file read, far above what [`MAX_VERDICTS`] verdicts and
+/// the layouts of their objects take; a larger file is not read (and the
+/// next start that judges writes a fresh one).
+const MAX_FILE: u64 = 8 << 20;
 /// Files the kernel directory keeps, the newest written: one per kernel and
 /// scxpack version, so an upgrade's files push out the old version's.
 pub(super) const KEEP_KERNELS: usize = 8;
@@ -250,7 +256,18 @@ fn read_trusted(dir: &Path, file: &Path) -> Option<Entry> {
     if ![0, euid].contains(&parent.uid()) || (parent.mode() & 0o022 != 0 && !sticky) {
         return None;
     }
-    Entry::read(&std::fs::read_to_string(file).ok()?)
+    // Through `take`: no size hint asked of the file system, and a file
+    // grown past any size this code writes (damage) is never read whole.
+    let mut body = String::new();
+    std::fs::File::open(file)
+        .ok()?
+        .take(MAX_FILE + 1)
+        .read_to_string(&mut body)
+        .ok()?;
+    if u64::try_from(body.len()).ok()? > MAX_FILE {
+        return None;
+    }
+    Entry::read(&body)
 }
 
 #[cfg(test)]
@@ -473,6 +490,24 @@ mod tests {
             BootCache::open(&root).unwrap().is_empty(),
             "the oldest went"
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A file over [`MAX_FILE`] is not read, and the next store replaces it.
+    #[test]
+    fn an_oversized_file_is_not_read() {
+        let (dir, root) = fake_root("size");
+        let keys = vec!["a".to_string()];
+        let mut huge = assessment();
+        huge.note("x".repeat(usize::try_from(MAX_FILE).unwrap()));
+        let mut cache = BootCache::open(&root).unwrap();
+        cache.store((None, true), [("a".to_string(), huge)], []);
+        assert!(std::fs::metadata(&cache.file).unwrap().len() > MAX_FILE);
+        assert!(!cached(&root, &keys));
+        BootCache::open(&root)
+            .unwrap()
+            .store((None, true), [("a".to_string(), assessment())], []);
+        assert!(cached(&root, &keys));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
