@@ -22,7 +22,7 @@ pub fn line(args: fmt::Arguments<'_>) {
     let _ = line_to(&mut io::stderr().lock(), args);
 }
 
-/// `eprintln!`, written whole ([`line`]).
+/// `eprintln!`, written whole ([`line()`]).
 #[macro_export]
 macro_rules! say {
     ($($arg:tt)*) => {

@@ -62,7 +62,7 @@ pub(super) type ReadThread = std::thread::JoinHandle<Result<KernelRead, RunError
 
 /// What a start knows of the running kernel before it opens the package:
 /// this boot's cache, read once, and, when that cache holds no verdict
-/// yet, [`KernelRead::now`] running on a thread of its own.
+/// yet, `KernelRead::now` running on a thread of its own.
 #[derive(Debug)]
 pub struct KernelPrefetch {
     cache: Option<BootCache>,

@@ -216,7 +216,7 @@ impl<'p> OpenScheduler<'p> {
     /// Sets the scalar global `name` to the raw bits `value`, read as the
     /// variable's C type (two's complement for signed types; 0/1 for a
     /// bool), checked like [`OpenScheduler::set`]. Parameters are validated
-    /// against their C types by [`super::params`] before they get here.
+    /// against their C types by the loader's parameter checks before they get here.
     pub fn set_rodata(&mut self, name: &str, value: u64) -> Result<(), ShimError> {
         let globals = self.globals.get().map_err(ShimError::Globals)?;
         let g = globals.get(name)?;

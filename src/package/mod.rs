@@ -1,7 +1,7 @@
 //! Packages: what `pack` writes and every other command reads.
 //!
 //! A [`Package`] is a manifest plus the bytes of its objects. It comes from
-//! an `.scxpkg` archive ([`archive`]: tar + gzip, deterministic), from an
+//! an `.scxpkg` archive (tar + gzip, deterministic), from an
 //! installed package directory ([`install`]), or from a bare `.bpf.o`, which
 //! is treated as a package with one scheduler (named after the file) and one
 //! variant, so a pipeline can check someone else's object without packing it.
