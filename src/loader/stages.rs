@@ -21,7 +21,7 @@
 //! let opts = SelectOptions { scheduler: Some("fair".into()), ..SelectOptions::default() };
 //! let selected = Selected::for_running_kernel(&pkg, &opts, &root)?;
 //! for skipped in selected.selection.skipped() {
-//!     crate::say!("skipping {}: {:?}", skipped.variant, skipped.assessment.reasons);
+//!     eprintln!("skipping {}: {:?}", skipped.variant, skipped.assessment.reasons);
 //! }
 //! let choice = &selected.attempts()[0];
 //! let mut open = selected.open(choice, &root)?;
