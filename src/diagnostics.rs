@@ -16,8 +16,9 @@ pub fn line_to(out: &mut impl Write, args: fmt::Arguments<'_>) -> io::Result<()>
     out.write_all(text.as_bytes())
 }
 
-/// Writes `args` and a newline to stderr in one piece; a failure to write
-/// there is ignored, as `eprintln!` would panic instead.
+/// Writes `args` and a newline to stderr in one piece. A failure to write
+/// there is ignored (where `eprintln!` would panic): a message about a
+/// problem must not become a crash of its own.
 pub fn line(args: fmt::Arguments<'_>) {
     let _ = line_to(&mut io::stderr().lock(), args);
 }
